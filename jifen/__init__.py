@@ -1,0 +1,1 @@
+"""Jifen: cross-cutting pieces shared by every stage (errors, settings, CLI root)."""
