@@ -6,6 +6,7 @@ kWh, counts as integers. Dates are calendar dates; ``*_date`` columns are when a
 became known to the zone or the bank, which is what point-in-time features filter on.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -36,7 +37,9 @@ OUTCOME_STATUSES: Final = ("matured", "immature")
 
 
 def _valid_credit_codes(series: pd.Series) -> pd.Series:
-    return series.map(credit_code_problem).isna()
+    # Tables repeat each code many times: judge each distinct value once.
+    bad = [code for code in series.dropna().unique() if credit_code_problem(code) is not None]
+    return ~series.isin(bad) & series.notna()
 
 
 CREDIT_CODE_CHECK: Final = pa.Check(
@@ -67,6 +70,18 @@ def _count(nullable: bool = True) -> pa.Column:
 
 def _one_of(values: tuple[str, ...]) -> pa.Column:
     return pa.Column(str, pa.Check.isin(values), nullable=False)
+
+
+ROW_RULE_COLUMNS: dict[str, tuple[str, ...]] = {}
+"""Columns involved in each rule across columns, keyed by its message."""
+
+
+def _row_rule(
+    name: str, columns: tuple[str, ...], error: str, rule: Callable[[pd.DataFrame], pd.Series]
+) -> pa.Check:
+    """Build a check across the columns of one row, remembering which columns it reads."""
+    ROW_RULE_COLUMNS[error] = columns
+    return pa.Check(rule, name=name, error=error)
 
 
 @dataclass(frozen=True)
@@ -101,10 +116,11 @@ ENTERPRISES = TableContract(
             "snapshot_date": _date(),
         },
         checks=[
-            pa.Check(
+            _row_rule(
+                "founded_before_snapshot",
+                ("founding_date", "snapshot_date"),
+                "founding_date must not be after snapshot_date",
                 lambda df: df["founding_date"] <= df["snapshot_date"],
-                name="founded_before_snapshot",
-                error="founding_date must not be after snapshot_date",
             ),
         ],
         strict=True,
@@ -151,15 +167,17 @@ INNOVATION_FILINGS = TableContract(
             "talent_program_members": _count(),
         },
         checks=[
-            pa.Check(
+            _row_rule(
+                "filed_after_year_end",
+                ("filing_date", "fiscal_year"),
+                "filing_date must fall after the end of fiscal_year",
                 lambda df: df["filing_date"].dt.year > df["fiscal_year"],
-                name="filed_after_year_end",
-                error="filing_date must fall after the end of fiscal_year",
             ),
-            pa.Check(
+            _row_rule(
+                "rd_staff_within_staff",
+                ("rd_staff", "staff_total"),
+                "rd_staff must not exceed staff_total",
                 lambda df: ~(df["rd_staff"] > df["staff_total"]).fillna(False),
-                name="rd_staff_within_staff",
-                error="rd_staff must not exceed staff_total",
             ),
         ],
         strict=True,
@@ -179,15 +197,17 @@ ELECTRICITY_MONTHLY = TableContract(
             "published_date": _date(),
         },
         checks=[
-            pa.Check(
+            _row_rule(
+                "month_is_first_day",
+                ("month",),
+                "month must be the first day of a calendar month",
                 lambda df: df["month"].dt.day == 1,
-                name="month_is_first_day",
-                error="month must be the first day of a calendar month",
             ),
-            pa.Check(
+            _row_rule(
+                "published_after_month",
+                ("published_date", "month"),
+                "published_date must be after the month it reports",
                 lambda df: df["published_date"] > df["month"],
-                name="published_after_month",
-                error="published_date must be after the month it reports",
             ),
         ],
         strict=True,
@@ -222,10 +242,11 @@ TAX_MONTHLY = TableContract(
             "filing_date": _date(),
         },
         checks=[
-            pa.Check(
+            _row_rule(
+                "filed_after_month",
+                ("filing_date", "month"),
+                "filing_date must be after the month it reports",
                 lambda df: df["filing_date"] > df["month"],
-                name="filed_after_month",
-                error="filing_date must be after the month it reports",
             ),
         ],
         strict=True,
@@ -246,10 +267,11 @@ CREDIT_EVENTS = TableContract(
             "published_date": _date(),
         },
         checks=[
-            pa.Check(
+            _row_rule(
+                "published_after_event",
+                ("published_date", "event_date"),
+                "published_date must not be before event_date",
                 lambda df: df["published_date"] >= df["event_date"],
-                name="published_after_event",
-                error="published_date must not be before event_date",
             ),
         ],
         strict=True,
@@ -277,20 +299,23 @@ APPLICATIONS = TableContract(
             "default_date": _date(nullable=True),
         },
         checks=[
-            pa.Check(
+            _row_rule(
+                "flag_iff_matured",
+                ("outcome_status", "default_flag"),
+                "default_flag must be set exactly when outcome_status is matured",
                 lambda df: (df["outcome_status"] == "matured") == df["default_flag"].notna(),
-                name="flag_iff_matured",
-                error="default_flag must be set exactly when outcome_status is matured",
             ),
-            pa.Check(
+            _row_rule(
+                "default_has_date",
+                ("default_flag", "default_date"),
+                "a default (default_flag 1) must carry its default_date",
                 lambda df: ~((df["default_flag"] == 1) & df["default_date"].isna()).fillna(False),
-                name="default_has_date",
-                error="a default (default_flag 1) must carry its default_date",
             ),
-            pa.Check(
+            _row_rule(
+                "default_after_application",
+                ("default_date", "application_date"),
+                "default_date must be after application_date",
                 lambda df: ~(df["default_date"] <= df["application_date"]).fillna(False),
-                name="default_after_application",
-                error="default_date must be after application_date",
             ),
         ],
         strict=True,
