@@ -51,13 +51,24 @@ def validate(
     table: Annotated[
         list[str] | None, typer.Option(help="Validate only these tables (repeatable).")
     ] = None,
+    max_quarantine_share: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Fail a table when more than this share is bad."),
+    ] = 0.05,
 ) -> None:
-    """Check raw tables against their contracts; write clean tables and quarantine bad rows."""
+    """Check raw tables against their contracts; write clean tables and quarantine bad rows.
+
+    Exits with code 1 when a table is missing, rejected, or over its quarantine limit.
+    """
     from features.contracts.validate import validate_tables
 
     configure_logging()
-    report = validate_tables(_layout(data_dir), tables=table)
+    report = validate_tables(
+        _layout(data_dir), tables=table, max_quarantine_share=max_quarantine_share
+    )
     console.print(report.as_table())
+    if not report.ok:
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:

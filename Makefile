@@ -1,0 +1,46 @@
+# The README's commands. `make run` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+JIFEN := .venv/bin/jifen
+DATA_DIR ?= data
+export JIFEN_DATA_DIR := $(DATA_DIR)
+export FEAST_USAGE := False
+
+.PHONY: help setup run test lint bench services clean
+
+help:  ## List the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-groups
+	touch $@
+
+setup: .venv/.synced  ## Create .venv with the locked dependencies
+
+services:  ## Start PostgreSQL and Redis on 127.0.0.1 if they are down
+	bash .ci/services
+
+run: setup  ## Simulate the default portfolio and run the main job on embedded defaults
+	$(JIFEN) simulate --data-dir $(DATA_DIR)
+	$(JIFEN) validate --data-dir $(DATA_DIR)
+
+test: setup services  ## Lint, type-check and run the test suite
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	.venv/bin/pytest
+
+lint: setup  ## Format and lint in place
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .
+
+clean:  ## Remove generated data, models and caches (keeps .venv)
+	rm -rf $(DATA_DIR) mlruns mlflow.db .pytest_cache .mypy_cache .ruff_cache
