@@ -12,7 +12,9 @@ from jifen.settings import get_settings
 
 DataDirOption = Annotated[
     Path | None,
-    typer.Option("--data-dir", help="Root of the data tables (default: $JIFEN_DATA_DIR or ./data)."),
+    typer.Option(
+        "--data-dir", help="Root of the data tables (default: $JIFEN_DATA_DIR or ./data)."
+    ),
 ]
 
 
@@ -34,7 +36,7 @@ def simulate(
         int | None, typer.Option(help="Years of alternative-data history (overrides the config).")
     ] = None,
 ) -> None:
-    """Simulate a technology-SME portfolio: raw zone and bank tables plus the hidden oracle."""
+    """Simulate a technology-SME portfolio: raw zone and bank tables, and the true PDs."""
     from features.simulate import load_simulation_config, run_simulation
 
     configure_logging()

@@ -335,6 +335,3 @@ CONTRACTS: Final = {
     )
 }
 """Every raw table by name, in dependency order (enterprises first)."""
-
-ORACLE_TABLE: Final = "oracle"
-"""Hidden truth written by the simulator (true PD per application); no feature code reads it."""
