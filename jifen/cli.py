@@ -3,6 +3,8 @@
 import typer
 
 from features.cli import register as register_features
+from serving.cli import register as register_serving
+from training.cli import register as register_training
 
 app = typer.Typer(
     name="jifen",
@@ -12,3 +14,5 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 register_features(app)
+register_training(app)
+register_serving(app)
