@@ -1,0 +1,1 @@
+"""Versioned feature definitions (YAML) and the pydantic model that validates them."""

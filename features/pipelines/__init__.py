@@ -1,0 +1,1 @@
+"""Point-in-time feature pipelines (DuckDB SQL over the clean Parquet tables)."""
