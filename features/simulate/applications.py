@@ -1,0 +1,185 @@
+"""The ``applications`` table: loan applications and their 12-month outcome.
+
+Firms apply at a monthly rate once they have 12 months of history, more often under
+stress (they need cash), never while in default, and at least ``min_gap_months`` apart.
+The outcome is observed over the 12 months after the application date. When that window
+ends after the snapshot the outcome is "immature": default_flag and default_date stay
+null even if a default is already known, so every labelled row has a complete window
+and early defaults are not over-represented among the labels.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.contracts.tables import PRODUCTS
+from features.simulate.activity import Activity
+from features.simulate.calendar import Floats, Ints, Timeline
+from features.simulate.config import SimulationConfig
+from features.simulate.latent import NO_MONTH, Paths
+from features.simulate.population import Bools, Firms, Strings
+from features.simulate.writer import Frame
+
+_HISTORY_MONTHS = 12
+_RENEWAL_AFTER_MONTHS = 10
+_IP_MIN_INVENTION_RATE = 0.03
+
+
+@dataclass(frozen=True)
+class Applications:
+    """Applications of a chunk; ``firm`` indexes the chunk's firms."""
+
+    firm: Ints
+    month: Ints
+    """Window month of the application."""
+    day: Ints
+    """Application date, days since epoch."""
+    window_end: Ints
+    """Same calendar day twelve months later (month-end clipped)."""
+    product: Ints
+    amount_wan: Floats
+    term_months: Ints
+    purpose: Ints
+    matured: Bools
+    defaulted: Bools
+    """Default observed in (day, window_end]; meaningful only when matured."""
+    default_day: Ints
+    """The firm's default date (days since epoch) or -1."""
+
+
+def add_months(days: Ints, months: int) -> Ints:
+    """Shift dates (days since epoch) by whole months, clipping to the month's last day."""
+    as_day = days.astype("datetime64[D]")
+    month = as_day.astype("datetime64[M]")
+    day_of_month = (as_day - month.astype("datetime64[D]")).astype(np.int64)
+    target = month + months
+    length = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(
+        np.int64
+    )
+    return np.asarray(
+        target.astype("datetime64[D]").astype(np.int64) + np.minimum(day_of_month, length - 1)
+    )
+
+
+def draw_applications(
+    firms: Firms,
+    paths: Paths,
+    activity: Activity,
+    timeline: Timeline,
+    cfg: SimulationConfig,
+    rng: np.random.Generator,
+) -> Applications:
+    """Draw applications month by month (vectorised over firms)."""
+    ac = cfg.applications
+    burn, n = timeline.burn_in, firms.n
+    founding_month = firms.founding_month(timeline)
+    last_app = np.full(n, -10_000, dtype=np.int64)
+    last_amount = np.zeros(n)
+    starts = timeline.month_starts.astype(np.int64)
+    products = [ac.products[p] for p in PRODUCTS]
+    invention = np.array([i.invention_rate for i in cfg.industries.values()])[firms.industry]
+    picks: list[tuple[Ints, Ints, Ints, Ints, Floats]] = []
+    for t in range(_HISTORY_MONTHS, timeline.n_months):
+        alive = (paths.default_month == NO_MONTH) | (paths.default_month >= t)
+        eligible = (
+            alive & (t - founding_month >= _HISTORY_MONTHS) & (t - last_app >= ac.min_gap_months)
+        )
+        rate = ac.monthly_rate * np.exp(ac.stress_need_slope * paths.stress[:, burn + t])
+        applies = eligible & (rng.random(n) < np.minimum(rate, 1.0))
+        day = starts[t] + np.floor(rng.random(n) * timeline.days_in_month[t]).astype(np.int64)
+        applies &= ~((paths.default_month == t) & (paths.default_day <= day))
+        idx = np.flatnonzero(applies)
+        renew = (t - last_app[idx] >= _RENEWAL_AFTER_MONTHS) & (
+            rng.random(len(idx)) < ac.renewal_prob
+        )
+        weights = np.stack(
+            [
+                np.exp(ac.points_quality_slope * firms.quality[idx]),
+                np.ones(len(idx)),
+                np.where(invention[idx] > _IP_MIN_INVENTION_RATE, 0.6, 0.05),
+            ],
+            axis=1,
+        )
+        cum = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+        new_product = (rng.random(len(idx))[:, None] > cum).sum(axis=1)
+        product = np.where(renew, PRODUCTS.index("renewal"), np.minimum(new_product, 2))
+        need = 12 * activity.revenue_wan[idx, burn + t] * ac.amount_revenue_share
+        amount = need * np.exp(rng.normal(0, ac.amount_log_sd, len(idx)))
+        amount = np.where(renew, last_amount[idx] * rng.uniform(0.8, 1.2, len(idx)), amount)
+        lo = np.array([p.amount_min_wan for p in products])[product]
+        hi = np.array([p.amount_max_wan for p in products])[product]
+        amount = np.clip(np.round(amount / 10) * 10, lo, hi)
+        last_app[idx] = t
+        last_amount[idx] = amount
+        picks.append((idx, np.full(len(idx), t), day[idx], product, amount))
+    if not picks:
+        empty = np.zeros(0, dtype=np.int64)
+        picks.append((empty, empty, empty, empty, np.zeros(0)))
+    firm = np.concatenate([p[0] for p in picks])
+    month = np.concatenate([p[1] for p in picks]).astype(np.int64)
+    day = np.concatenate([p[2] for p in picks])
+    product = np.concatenate([p[3] for p in picks]).astype(np.int64)
+    amount = np.concatenate([p[4] for p in picks])
+    order = np.lexsort((month, firm))
+    firm, month, day, product = firm[order], month[order], day[order], product[order]
+    amount = amount[order]
+    terms = np.empty(len(firm), dtype=np.int64)
+    for k, p in enumerate(products):
+        rows = np.flatnonzero(product == k)
+        w = np.array(p.term_weights)
+        terms[rows] = np.array(p.terms)[rng.choice(len(w), size=len(rows), p=w / w.sum())]
+    purpose_w = np.array(list(ac.purposes.values()))
+    purpose = rng.choice(len(purpose_w), size=len(firm), p=purpose_w / purpose_w.sum())
+    window_end = add_months(day, 12)
+    default_day = paths.default_day[firm]
+    return Applications(
+        firm=firm,
+        month=month,
+        day=day,
+        window_end=window_end,
+        product=product,
+        amount_wan=amount,
+        term_months=terms,
+        purpose=purpose.astype(np.int64),
+        matured=window_end <= timeline.snapshot.astype(np.int64),
+        defaulted=(paths.default_month[firm] != NO_MONTH)
+        & (default_day > day)
+        & (default_day <= window_end),
+        default_day=default_day,
+    )
+
+
+def application_ids(apps: Applications, firm_offset: int, timeline: Timeline) -> Strings:
+    """Stable identifiers: portfolio firm number and application month."""
+    months = (timeline.first_month + apps.month).astype(str)
+    return np.array(
+        [
+            f"AP{firm_offset + f:08d}-{m.replace('-', '')}"
+            for f, m in zip(apps.firm, months, strict=True)
+        ],
+        dtype=object,
+    )
+
+
+def applications_frame(
+    apps: Applications,
+    ids: Strings,
+    firms: Firms,
+    cfg: SimulationConfig,
+) -> Frame:
+    """Build the chunk's ``applications`` rows."""
+    known = apps.matured & apps.defaulted
+    default_date = apps.default_day.astype("datetime64[D]")
+    default_date[~known] = np.datetime64("NaT")
+    return {
+        "application_id": ids,
+        "credit_code": firms.codes[apps.firm],
+        "application_date": apps.day.astype("datetime64[D]"),
+        "product": np.array(PRODUCTS, dtype=object)[apps.product],
+        "amount_wan": apps.amount_wan,
+        "term_months": apps.term_months,
+        "declared_purpose": np.array(list(cfg.applications.purposes), dtype=object)[apps.purpose],
+        "outcome_status": np.where(apps.matured, "matured", "immature").astype(object),
+        "default_flag": np.where(apps.matured, apps.defaulted.astype(np.float64), np.nan),
+        "default_date": default_date,
+    }
