@@ -1,0 +1,81 @@
+"""Dependencies of the routes, as ``Annotated`` aliases: services, caller, role checks."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from serving.core.config import ServingSettings
+from serving.core.security import KEY_FORMAT, authorize
+from serving.core.services import Services
+from serving.schemas import BatchScoreRequest, Caller, Role
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description=f"An API key, sent as 'Authorization: Bearer {KEY_FORMAT}'.",
+)
+
+
+def get_services(request: Request) -> Services:
+    """Return the services the lifespan opened."""
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> ServingSettings:
+    """Return the settings the app was built with."""
+    return services.settings
+
+
+SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
+
+
+def get_caller(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """Authenticate the request's API key (401 when missing, malformed, unknown, revoked)."""
+    return services.keys.authenticate(credentials.credentials if credentials else None)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+def require_role(role: Role, action: str) -> Callable[[Caller], Caller]:
+    """Build a dependency that lets only ``role`` through (403 otherwise)."""
+
+    def check(caller: CallerDep) -> Caller:
+        authorize(caller, frozenset({role}), action)
+        return caller
+
+    return check
+
+
+ScorerDep = Annotated[Caller, Depends(require_role(Role.SCORER, "scoring"))]
+AuditorDep = Annotated[Caller, Depends(require_role(Role.AUDITOR, "reading decisions"))]
+AdminDep = Annotated[Caller, Depends(require_role(Role.ADMIN, "administration"))]
+
+
+def checked_batch(batch: BatchScoreRequest, settings: SettingsDep) -> BatchScoreRequest:
+    """Refuse a batch above the configured size with a field-level 422."""
+    if len(batch.items) > settings.batch_max_size:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", "items"),
+                    "msg": f"items must hold at most {settings.batch_max_size} applications "
+                    f"(batch_max_size); got {len(batch.items)}",
+                    "type": "too_long",
+                }
+            ]
+        )
+    return batch
+
+
+BatchDep = Annotated[BatchScoreRequest, Depends(checked_batch)]

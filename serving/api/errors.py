@@ -1,0 +1,72 @@
+"""The one place where errors become HTTP responses.
+
+Routes and dependencies raise our error types; the handlers installed here turn them
+into status codes with a message that names what is wrong. Validation errors keep
+FastAPI's field-level shape but drop the echoed input: a NaN cannot be written as JSON
+(FastAPI's own handler fails with a 500 on it) and a full credit code must not be echoed
+into client logs.
+"""
+
+import logging
+from typing import Final
+
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from jifen.errors import DataContractError, JifenError, NotFoundError
+from serving.errors import (
+    AuditWriteError,
+    AuthenticationError,
+    ModelNotReadyError,
+    PermissionDeniedError,
+    StoreUnavailableError,
+)
+
+log = logging.getLogger(__name__)
+
+WWW_AUTHENTICATE: Final = 'Bearer realm="jifen"'
+_STATUS_BY_ERROR: Final[tuple[tuple[type[JifenError], int], ...]] = (
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (NotFoundError, 404),
+    (DataContractError, 422),
+    (AuditWriteError, 503),
+    (ModelNotReadyError, 503),
+    (StoreUnavailableError, 503),
+)
+
+
+def http_error(exc: JifenError) -> HTTPException:
+    """Map one of our errors to the HTTP error a client sees (500 if unmapped)."""
+    status = next((code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+    headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
+    return HTTPException(status_code=status, detail=str(exc), headers=headers)
+
+
+async def _jifen_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, JifenError)  # registered for JifenError only
+    http = http_error(exc)
+    if http.status_code >= 500:
+        log.warning("%s %s -> %d: %s", request.method, request.url.path, http.status_code, exc)
+    return await http_exception_handler(request, http)
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # registered for it only
+    errors = [
+        {
+            "loc": list(err["loc"]),
+            "msg": str(err["msg"]).removeprefix("Value error, "),
+            "type": err["type"],
+        }
+        for err in exc.errors()
+    ]
+    return JSONResponse(status_code=422, content={"detail": errors})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(JifenError, _jifen_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

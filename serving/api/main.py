@@ -1,0 +1,9 @@
+"""The versioned API: every router mounted under ``/v1`` by ``serving.main``."""
+
+from fastapi import APIRouter
+
+from serving.api.routes import decisions, score
+
+api_router = APIRouter()
+api_router.include_router(score.router)
+api_router.include_router(decisions.router)

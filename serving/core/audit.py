@@ -1,0 +1,292 @@
+"""The audit record format, its hash chain, and the verifier that names what was tampered with.
+
+Every decision is sealed into one record::
+
+    body = {"format": "jifen-audit/1", "sequence": n, "decision_id": ..., "recorded_at": ...,
+            "caller_key_id": ..., "model_version": ..., "catalogue_version": ...,
+            "feature_as_of": {...}, "inputs": {...}, "outputs": {...}, "explanation": {...},
+            "prev_hash": <hash of record n-1, or 64 zeros for the first>}
+    hash = sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+``canonical_json`` sorts keys at every level, uses ``,`` and ``:`` with no spaces, writes
+non-ASCII characters as themselves and refuses NaN and infinities; times are UTC with
+microseconds and ``Z``. The store keeps that exact text, so anyone can recompute a hash
+with nothing but a JSON library and SHA-256.
+
+Persistence (SQLite, PostgreSQL) lives in ``serving.core.db``; this module is pure.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final, Literal, Protocol
+
+from pydantic import JsonValue, ValidationError
+
+from serving.errors import AuditIntegrityError
+from serving.schemas import AUDIT_FORMAT, DecisionDraft, StoredRecord, utc_iso
+
+GENESIS_HASH: Final = "0" * 64
+"""The ``prev_hash`` of the first record."""
+_REQUIRED: Final = ("sequence", "decision_id", "prev_hash")
+
+ProblemKind = Literal["altered", "removed", "reordered", "broken_link", "anchor_mismatch"]
+
+
+def canonical_json(value: object) -> str:
+    """Serialise ``value`` one way only: sorted keys, no whitespace, UTF-8, finite numbers."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def body_hash(body_text: str) -> str:
+    """SHA-256 (hex) of a canonical body."""
+    return hashlib.sha256(body_text.encode("utf-8")).hexdigest()
+
+
+def new_decision_id() -> str:
+    """Return a fresh, unguessable decision id."""
+    return f"dec_{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """A record as stored: the indexed columns and the sealed body text."""
+
+    sequence: int
+    decision_id: str
+    prev_hash: str
+    hash: str
+    body: str
+
+
+def seal(
+    draft: DecisionDraft, *, sequence: int, prev_hash: str, recorded_at: datetime
+) -> tuple[StoredRecord, AuditRow]:
+    """Seal ``draft`` as record ``sequence`` of the chain, linked to ``prev_hash``."""
+    body: dict[str, JsonValue] = {
+        **draft.model_dump(mode="json"),
+        "format": AUDIT_FORMAT,
+        "sequence": sequence,
+        "recorded_at": utc_iso(recorded_at),
+        "prev_hash": prev_hash,
+    }
+    text = canonical_json(body)
+    digest = body_hash(text)
+    record = StoredRecord.model_validate({**body, "hash": digest})
+    return record, AuditRow(sequence, draft.decision_id, prev_hash, digest, text)
+
+
+def record_from_row(row: AuditRow) -> StoredRecord:
+    """Parse a stored row back into a record (the hash is not checked here)."""
+    try:
+        return StoredRecord.model_validate({**json.loads(row.body), "hash": row.hash})
+    except (ValueError, ValidationError) as exc:
+        raise AuditIntegrityError(
+            f"audit record #{row.sequence} ({row.decision_id}) cannot be read: {exc}"
+        ) from exc
+
+
+def hash_matches(row: AuditRow) -> bool:
+    """Whether the row's stored hash is the hash of its canonical body."""
+    try:
+        text = canonical_json(json.loads(row.body))
+    except ValueError:
+        return False
+    return text == row.body and body_hash(text) == row.hash
+
+
+# --- verification ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """One thing wrong with one record, named by where it is stored."""
+
+    sequence: int
+    decision_id: str
+    kind: ProblemKind
+    detail: str
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} ({self.decision_id}): {self.kind}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A (sequence, hash) pair kept outside the database, e.g. printed by ``audit head``."""
+
+    sequence: int
+    hash: str
+
+    @classmethod
+    def parse(cls, text: str) -> "Anchor":
+        """Read ``SEQUENCE:HASH``."""
+        seq, _, digest = text.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise AuditIntegrityError(f"anchor must look like SEQUENCE:SHA256HEX; got {text!r}")
+        return cls(int(seq), digest.lower())
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    sequence: int
+    decision_id: str
+    prev_hash: str
+
+
+@dataclass
+class ChainVerifier:
+    """Checks rows fed in stored order and collects every problem it can name.
+
+    A record is *altered* when its body no longer hashes to its stored hash or its columns
+    disagree with the sealed body; *removed* when stored sequence numbers skip; *reordered*
+    when it is stored at another sequence than the one sealed in it; a *broken link* when
+    its ``prev_hash`` is not the hash of the record sealed just before it (e.g. that
+    record was rewritten and re-hashed). Links are matched by sealed sequence, so a swap
+    names the two swapped records and not their neighbours.
+    """
+
+    anchor: Anchor | None = None
+    checked: int = 0
+    problems: list[ChainProblem] = field(default_factory=list)
+    head: AuditRow | None = None
+    _expected: int = 1
+    _hash_of: dict[int, str] = field(default_factory=lambda: {0: GENESIS_HASH})
+    _waiting: dict[int, list[_Waiting]] = field(default_factory=dict)
+
+    def check(self, row: AuditRow) -> None:
+        """Check the next stored row."""
+        self.checked += 1
+        removed = self._check_position(row)
+        body = self._check_content(row)
+        anchor = self.anchor
+        if anchor is not None and row.sequence == anchor.sequence and row.hash != anchor.hash:
+            self._add(row, "anchor_mismatch", f"hash {row.hash[:16]}… is not the anchor's")
+        self.head = row
+        self._expected = row.sequence + 1
+        if body is None:
+            return
+        sealed_seq, sealed_prev = body["sequence"], body["prev_hash"]
+        if isinstance(sealed_seq, int) and isinstance(sealed_prev, str):
+            self._link(row, sealed_seq, sealed_prev, explained=removed)
+
+    def finish(self) -> list[ChainProblem]:
+        """Report links never resolved and a truncated tail; return all problems in order."""
+        for needed, waiting in self._waiting.items():
+            for w in waiting:
+                self.problems.append(
+                    ChainProblem(
+                        w.sequence,
+                        w.decision_id,
+                        "broken_link",
+                        f"prev_hash {w.prev_hash[:16]}… is not the hash of any record "
+                        f"sealed as #{needed}",
+                    )
+                )
+        self._waiting.clear()
+        last = self.head.sequence if self.head else 0
+        if self.anchor is not None and self.anchor.sequence > last:
+            self.problems.append(
+                ChainProblem(
+                    self.anchor.sequence,
+                    "?",
+                    "removed",
+                    f"the anchored record is missing; the log ends at #{last} (truncated)",
+                )
+            )
+        self.problems.sort(key=lambda p: p.sequence)
+        return self.problems
+
+    def _add(self, row: AuditRow, kind: ProblemKind, detail: str) -> None:
+        self.problems.append(ChainProblem(row.sequence, row.decision_id, kind, detail))
+
+    def _check_position(self, row: AuditRow) -> bool:
+        if row.sequence == self._expected:
+            return False
+        first, last = self._expected, row.sequence - 1
+        span = f"#{first}" if first == last else f"#{first}–#{last}"
+        self._add(row, "removed", f"{span} missing before this record (sequence jumps)")
+        return True
+
+    def _check_content(self, row: AuditRow) -> dict[str, JsonValue] | None:
+        try:
+            body = json.loads(row.body)
+        except ValueError:
+            self._add(row, "altered", "sealed body is not valid JSON")
+            return None
+        if not isinstance(body, dict) or any(k not in body for k in _REQUIRED):
+            self._add(row, "altered", f"sealed body lacks one of {', '.join(_REQUIRED)}")
+            return None
+        if not hash_matches(row):
+            computed = body_hash(canonical_json(body))
+            self._add(
+                row,
+                "altered",
+                f"content does not match its hash (stored {row.hash[:16]}…, "
+                f"computed {computed[:16]}…)",
+            )
+        if body["sequence"] != row.sequence:
+            self._add(
+                row,
+                "reordered",
+                f"sealed as #{body['sequence']} but stored at #{row.sequence}",
+            )
+        for column in ("decision_id", "prev_hash"):
+            if body[column] != getattr(row, column):
+                self._add(row, "altered", f"{column} column differs from the sealed {column}")
+        return body
+
+    def _link(self, row: AuditRow, sealed_seq: int, sealed_prev: str, *, explained: bool) -> None:
+        needed = sealed_seq - 1
+        if needed in self._hash_of:
+            if self._hash_of[needed] != sealed_prev and not explained:
+                self._add(
+                    row,
+                    "broken_link",
+                    f"prev_hash {sealed_prev[:16]}… is not the hash of #{needed} "
+                    f"({self._hash_of[needed][:16]}…): one of the two was rewritten",
+                )
+        elif not explained:
+            self._waiting.setdefault(needed, []).append(
+                _Waiting(row.sequence, row.decision_id, sealed_prev)
+            )
+        self._hash_of[sealed_seq] = row.hash
+        for w in self._waiting.pop(sealed_seq, []):
+            if w.prev_hash != row.hash:
+                self.problems.append(
+                    ChainProblem(
+                        w.sequence,
+                        w.decision_id,
+                        "broken_link",
+                        f"prev_hash {w.prev_hash[:16]}… is not the hash of #{sealed_seq}",
+                    )
+                )
+        # Only recent hashes can still be needed by a reordered neighbour.
+        if len(self._hash_of) > 20_000:
+            horizon = sealed_seq - 10_000
+            self._hash_of = {k: v for k, v in self._hash_of.items() if k >= horizon}
+
+
+class AuditRows(Protocol):
+    """What verification needs from a store."""
+
+    def count(self) -> int:
+        """Return the number of stored records."""
+        ...
+
+    def iter_rows(self, *, from_sequence: int = 1) -> Iterator[AuditRow]:
+        """Yield the stored rows in sequence order."""
+        ...
+
+
+def verify_rows(rows: Iterable[AuditRow], anchor: Anchor | None = None) -> list[ChainProblem]:
+    """Walk ``rows`` in stored order and return every problem found (empty when intact)."""
+    verifier = ChainVerifier(anchor=anchor)
+    for row in rows:
+        verifier.check(row)
+    return verifier.finish()

@@ -1,0 +1,146 @@
+"""Settings of the scoring service: one class, read once from the environment (``JIFEN_*``).
+
+Development is permissive; production refuses values that would lose audit records or
+let anyone in with a published key. ``get_settings()`` turns a refusal into a
+``ConfigError`` whose message names the setting and the rule, never a password.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Final, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jifen.errors import ConfigError
+
+BATCH_HARD_LIMIT: Final = 1000
+"""Largest batch the request schema accepts whatever the settings say."""
+TEMPORARY_DIRS: Final = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
+SQLITE_PREFIX: Final = "sqlite:///"
+POSTGRES_PREFIXES: Final = ("postgresql://", "postgres://")
+_PASSWORD_IN_URL: Final = re.compile(r"(://[^:/@]+:)[^@]*@")
+_PASSWORD_KEYWORD: Final = re.compile(r"(password\s*=\s*)\S+", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SqliteTarget:
+    """An audit database in one SQLite file."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class PostgresTarget:
+    """An audit database on a PostgreSQL server."""
+
+    dsn: str
+
+
+AuditTarget = SqliteTarget | PostgresTarget
+
+
+def redact_dsn(dsn: str) -> str:
+    """Return ``dsn`` with any password replaced by ``***`` (safe for logs and errors)."""
+    return _PASSWORD_KEYWORD.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", dsn))
+
+
+def parse_audit_dsn(dsn: str) -> AuditTarget:
+    """Turn ``sqlite:///<path>`` or ``postgresql://...`` into where the audit log lives.
+
+    As in SQLAlchemy, ``sqlite:///data/a.db`` is relative and ``sqlite:////srv/a.db`` absolute.
+    """
+    if dsn.startswith(SQLITE_PREFIX) and len(dsn) > len(SQLITE_PREFIX):
+        return SqliteTarget(Path(dsn[len(SQLITE_PREFIX) :]))
+    if dsn.startswith(POSTGRES_PREFIXES):
+        return PostgresTarget(dsn)
+    raise ConfigError(
+        f"audit_dsn must start with {SQLITE_PREFIX!r} followed by a path, or with "
+        f"'postgresql://'; got {redact_dsn(dsn)!r}"
+    )
+
+
+def _is_temporary(path: Path) -> bool:
+    resolved = path.resolve()
+    return any(resolved.is_relative_to(tmp.resolve()) for tmp in TEMPORARY_DIRS)
+
+
+class ServingSettings(BaseSettings):
+    """Everything the scoring service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="JIFEN_", extra="ignore", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("data")
+    """Root of the data tables; the default SQLite audit log lives under it."""
+    audit_dsn: str | None = None
+    """``sqlite:///<path>`` or ``postgresql://...``; default: SQLite under ``data_dir``."""
+    bundle_dir: Path = Path("models")
+    """Where ``jifen train`` writes model bundles."""
+    model_alias: str = Field("champion", min_length=1, max_length=64)
+    """MLflow registry alias of the model to serve."""
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    batch_max_size: int = Field(100, ge=1, le=BATCH_HARD_LIMIT)
+    demo_keys: bool = False
+    """Seed well-known keys for local trials; refused in production."""
+    sqlite_busy_timeout_ms: int = Field(5000, ge=0, le=60_000)
+    """How long an append waits for another writer before it fails."""
+    pg_pool_size: int = Field(4, ge=1, le=64)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("audit_dsn")
+    @classmethod
+    def _dsn_has_known_scheme(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_audit_dsn(value)
+        return value
+
+    @property
+    def audit_target(self) -> AuditTarget:
+        """Where the audit log and the API keys are stored."""
+        if self.audit_dsn is None:
+            return SqliteTarget(self.data_dir / "serving" / "audit.sqlite3")
+        return parse_audit_dsn(self.audit_dsn)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production_values(self) -> "ServingSettings":
+        if self.environment != "production":
+            return self
+        if self.demo_keys:
+            raise ValueError("demo_keys must be false in production; got true")
+        target = self.audit_target
+        if isinstance(target, SqliteTarget):
+            if not target.path.is_absolute():
+                raise ValueError(
+                    "audit_dsn must name an absolute SQLite path in production; "
+                    f"got {str(target.path)!r}"
+                )
+            if _is_temporary(target.path):
+                raise ValueError(
+                    "audit_dsn must not point into a temporary directory in production "
+                    f"(records would not survive a reboot); got {str(target.path)!r}"
+                )
+        return self
+
+
+def load_settings(**overrides: object) -> ServingSettings:
+    """Build settings from the environment plus ``overrides``; ConfigError if refused."""
+    try:
+        return ServingSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        # Rebuild the message without pydantic's echo of inputs: a DSN may hold a password.
+        reasons = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: "
+            f"{redact_dsn(err['msg'].removeprefix('Value error, '))}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid serving settings: {reasons}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> ServingSettings:
+    """Return the settings of this process, read from the environment once."""
+    return load_settings()

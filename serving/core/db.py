@@ -1,0 +1,463 @@
+"""Persistence of the audit log and the API keys: SQLite (default) or PostgreSQL.
+
+Both tables live in one database. ``audit_records`` is append-only (triggers reject
+UPDATE and DELETE; on PostgreSQL also TRUNCATE) and every append is one serialised
+transaction: read the chain head, seal the record, insert, commit. SQLite serialises
+with ``BEGIN IMMEDIATE`` (a database-wide write lock, across processes too) and runs in
+WAL mode with ``synchronous=FULL`` so a commit is on disk before ``append`` returns.
+PostgreSQL serialises with a transaction-scoped advisory lock and forces
+``synchronous_commit=on``. A unique ``prev_hash`` makes a forked chain impossible to store.
+
+SQL is written once with ``?`` placeholders; the PostgreSQL store rewrites them to ``%s``.
+"""
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from serving.core.audit import GENESIS_HASH, AuditRow, record_from_row, seal
+from serving.core.config import AuditTarget, SqliteTarget, redact_dsn
+from serving.errors import (
+    AuditWriteError,
+    DecisionNotFoundError,
+    KeyNotFoundError,
+    StoreUnavailableError,
+)
+from serving.schemas import DecisionDraft, Role, StoredKey, StoredRecord, utc_iso
+
+_ADVISORY_LOCK: Final = 0x4A4946454E  # "JIFEN": one lock id for chain appends and DDL
+_ROW_COLUMNS: Final = "sequence, decision_id, prev_hash, hash, body"
+_KEY_COLUMNS: Final = "key_id, name, role, secret_sha256, created_at, revoked_at"
+_ROLES: Final = ", ".join(f"'{r.value}'" for r in Role)
+_INSERT_RECORD: Final = (
+    "INSERT INTO audit_records (sequence, decision_id, recorded_at, prev_hash, hash, body) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_HEAD: Final = "SELECT sequence, hash FROM audit_records ORDER BY sequence DESC LIMIT 1"
+
+_SQLITE_SCHEMA: Final = f"""
+CREATE TABLE IF NOT EXISTS audit_records (
+    sequence    INTEGER PRIMARY KEY CHECK (sequence >= 1),
+    decision_id TEXT NOT NULL UNIQUE,
+    recorded_at TEXT NOT NULL,
+    prev_hash   TEXT NOT NULL UNIQUE,
+    hash        TEXT NOT NULL UNIQUE,
+    body        TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS audit_records_recorded_at ON audit_records (recorded_at);
+CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
+BEGIN SELECT RAISE(ABORT, 'audit_records is append-only: UPDATE rejected'); END;
+CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
+BEGIN SELECT RAISE(ABORT, 'audit_records is append-only: DELETE rejected'); END;
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id        TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ({_ROLES})),
+    secret_sha256 TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    revoked_at    TEXT
+) STRICT;
+"""
+
+_POSTGRES_SCHEMA: Final = f"""
+CREATE TABLE IF NOT EXISTS audit_records (
+    sequence    BIGINT PRIMARY KEY CHECK (sequence >= 1),
+    decision_id TEXT NOT NULL UNIQUE,
+    recorded_at TIMESTAMPTZ NOT NULL,
+    prev_hash   CHAR(64) NOT NULL UNIQUE,
+    hash        CHAR(64) NOT NULL UNIQUE,
+    body        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_records_recorded_at ON audit_records (recorded_at);
+CREATE OR REPLACE FUNCTION jifen_audit_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_records is append-only: % rejected', TG_OP;
+END $$;
+CREATE OR REPLACE TRIGGER audit_records_append_only
+    BEFORE UPDATE OR DELETE ON audit_records
+    FOR EACH ROW EXECUTE FUNCTION jifen_audit_append_only();
+CREATE OR REPLACE TRIGGER audit_records_no_truncate
+    BEFORE TRUNCATE ON audit_records
+    FOR EACH STATEMENT EXECUTE FUNCTION jifen_audit_append_only();
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id        TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ({_ROLES})),
+    secret_sha256 CHAR(64) NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    revoked_at    TIMESTAMPTZ
+);
+"""
+
+
+class _Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Store(ABC):
+    """The audit log and the API keys of one database."""
+
+    description: str
+    """Where the data lives, safe to print (no password)."""
+
+    # --- backend hooks -------------------------------------------------------------------
+
+    @abstractmethod
+    def _reading(self) -> AbstractContextManager[_Cursor]:
+        """Yield a cursor for short reads."""
+
+    @abstractmethod
+    def _streaming(self) -> AbstractContextManager[_Cursor]:
+        """Yield a cursor for long reads that must not hold up appends."""
+
+    @abstractmethod
+    def _writing(self, *, chain: bool) -> AbstractContextManager[_Cursor]:
+        """Yield a cursor in a transaction committed on exit; ``chain`` locks the chain."""
+
+    @abstractmethod
+    def _time_param(self, value: datetime) -> object:
+        """Convert a time to the form this backend stores."""
+
+    @abstractmethod
+    def check_writable(self) -> str | None:
+        """Return why an append would fail now, or None if the store takes writes."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    _errors: tuple[type[Exception], ...] = ()
+
+    # --- audit log -----------------------------------------------------------------------
+
+    def append(self, draft: DecisionDraft) -> StoredRecord:
+        """Seal ``draft`` as the next record and commit it; AuditWriteError if not committed."""
+        failures: tuple[type[Exception], ...] = (*self._errors, PoolTimeout, OSError)
+        try:
+            with self._writing(chain=True) as cur:
+                head = cur.execute(_HEAD).fetchone()
+                sequence, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+                recorded_at = datetime.now(UTC)
+                record, row = seal(
+                    draft, sequence=sequence, prev_hash=prev_hash, recorded_at=recorded_at
+                )
+                cur.execute(
+                    _INSERT_RECORD,
+                    (
+                        row.sequence,
+                        row.decision_id,
+                        self._time_param(recorded_at),
+                        row.prev_hash,
+                        row.hash,
+                        row.body,
+                    ),
+                )
+        except failures as exc:
+            if isinstance(exc, AuditWriteError):
+                raise
+            raise AuditWriteError(
+                f"decision {draft.decision_id} was not recorded in {self.description}: {exc}"
+            ) from exc
+        return record
+
+    def get(self, decision_id: str) -> StoredRecord:
+        """Return the record of ``decision_id``; DecisionNotFoundError if there is none."""
+        return record_from_row(self.get_row(decision_id))
+
+    def get_row(self, decision_id: str) -> AuditRow:
+        """Return the stored row of ``decision_id`` (to check its hash)."""
+        with self._reading() as cur:
+            found = cur.execute(
+                f"SELECT {_ROW_COLUMNS} FROM audit_records WHERE decision_id = ?", (decision_id,)
+            ).fetchone()
+        if found is None:
+            raise DecisionNotFoundError(f"decision {decision_id!r} is not in the audit log")
+        return AuditRow(*found)
+
+    def iter_rows(self, *, from_sequence: int = 1) -> Iterator[AuditRow]:
+        """Stream the stored rows in sequence order."""
+        with self._streaming() as cur:
+            cur.execute(
+                f"SELECT {_ROW_COLUMNS} FROM audit_records WHERE sequence >= ? ORDER BY sequence",
+                (from_sequence,),
+            )
+            for found in cur:
+                yield AuditRow(*found)
+
+    def iter_records(
+        self, *, since: datetime | None = None, from_sequence: int = 1
+    ) -> Iterator[StoredRecord]:
+        """Stream records in sequence order, recorded at or after ``since`` if given."""
+        where, params = "sequence >= ?", list[object]([from_sequence])
+        if since is not None:
+            where += " AND recorded_at >= ?"
+            params.append(self._time_param(since))
+        with self._streaming() as cur:
+            cur.execute(
+                f"SELECT {_ROW_COLUMNS} FROM audit_records WHERE {where} ORDER BY sequence",
+                params,
+            )
+            for found in cur:
+                yield record_from_row(AuditRow(*found))
+
+    def count(self) -> int:
+        """Return the number of stored records."""
+        with self._reading() as cur:
+            return int(cur.execute("SELECT count(*) FROM audit_records").fetchone()[0])
+
+    def head(self) -> AuditRow | None:
+        """Return the last stored row, or None when the log is empty."""
+        with self._reading() as cur:
+            found = cur.execute(
+                f"SELECT {_ROW_COLUMNS} FROM audit_records ORDER BY sequence DESC LIMIT 1"
+            ).fetchone()
+        return None if found is None else AuditRow(*found)
+
+    # --- API keys ------------------------------------------------------------------------
+
+    def insert_key(self, key: StoredKey) -> None:
+        """Store a new key (its secret's hash only)."""
+        with self._writing(chain=False) as cur:
+            cur.execute(
+                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL)",
+                (
+                    key.key_id,
+                    key.name,
+                    key.role.value,
+                    key.secret_sha256,
+                    self._time_param(key.created_at),
+                ),
+            )
+
+    def get_key(self, key_id: str) -> StoredKey | None:
+        """Return the key with this id, revoked or not; None if unknown."""
+        with self._reading() as cur:
+            found = cur.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)
+            ).fetchone()
+        return None if found is None else _key_from_row(found)
+
+    def list_keys(self) -> list[StoredKey]:
+        """Return every key, oldest first."""
+        with self._reading() as cur:
+            rows = cur.execute(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
+            ).fetchall()
+        return [_key_from_row(r) for r in rows]
+
+    def revoke_key(self, key_id: str) -> StoredKey:
+        """Mark a key revoked from now on; KeyNotFoundError if unknown."""
+        with self._writing(chain=False) as cur:
+            cur.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (self._time_param(datetime.now(UTC)), key_id),
+            )
+        key = self.get_key(key_id)
+        if key is None:
+            raise KeyNotFoundError(f"API key {key_id!r} does not exist")
+        return key
+
+
+def _key_from_row(row: Sequence[Any]) -> StoredKey:
+    return StoredKey.model_validate(dict(zip(_KEY_COLUMNS.split(", "), row, strict=True)))
+
+
+class SqliteStore(Store):
+    """A store in one SQLite file (WAL, ``synchronous=FULL``), shared by threads via a lock."""
+
+    _errors = (sqlite3.Error,)
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self.description = f"SQLite {path}"
+        self._busy_timeout_ms = busy_timeout_ms
+        self._lock = threading.Lock()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = self._connect()
+            self._conn.executescript(_SQLITE_SCHEMA)
+            self._inode = path.stat().st_ino
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreUnavailableError(f"cannot open {self.description}: {exc}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self._busy_timeout_ms / 1000,
+        )
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise StoreUnavailableError(f"{self.description} cannot use WAL mode; got {mode!r}")
+        conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    def _time_param(self, value: datetime) -> object:
+        return utc_iso(value)
+
+    def _file_replaced(self) -> str | None:
+        # A deleted or swapped file would take "committed" writes into a ghost inode.
+        try:
+            if self.path.stat().st_ino == self._inode:
+                return None
+        except OSError:
+            pass
+        return f"{self.path} was removed or replaced since the store was opened"
+
+    @contextmanager
+    def _reading(self) -> Iterator[_Cursor]:
+        with self._lock:
+            yield self._conn.cursor()
+
+    @contextmanager
+    def _streaming(self) -> Iterator[_Cursor]:
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            yield conn.cursor()
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _writing(self, *, chain: bool) -> Iterator[_Cursor]:
+        with self._lock:
+            problem = self._file_replaced()
+            if problem is not None:
+                raise AuditWriteError(problem)
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def check_writable(self) -> str | None:
+        """Take the write lock and release it; report a replaced file or a stuck writer."""
+        try:
+            with self._writing(chain=False):
+                pass
+        except (sqlite3.Error, AuditWriteError) as exc:
+            return f"{self.description} is not writable: {exc}"
+        return None
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresStore(Store):
+    """A store on a PostgreSQL server, through a small connection pool."""
+
+    _errors = (psycopg.Error,)
+
+    def __init__(self, dsn: str, *, pool_size: int = 4, timeout_s: float = 5.0) -> None:
+        self.description = f"PostgreSQL {redact_dsn(dsn)}"
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            timeout=timeout_s,
+            configure=_configure_pg,
+            open=False,
+            name="jifen-audit",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout_s)
+            with self._writing(chain=True) as cur:
+                cur.execute(_POSTGRES_SCHEMA)
+        except (psycopg.Error, PoolTimeout) as exc:
+            self._pool.close()
+            raise StoreUnavailableError(f"cannot open {self.description}: {exc}") from exc
+
+    def _time_param(self, value: datetime) -> object:
+        return value
+
+    @contextmanager
+    def _reading(self) -> Iterator[_Cursor]:
+        with self._pool.connection() as conn, conn.cursor() as cur:
+            yield _PgCursor(cur)
+
+    @contextmanager
+    def _streaming(self) -> Iterator[_Cursor]:
+        # A named (server-side) cursor streams rows instead of loading the whole log.
+        with (
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(name="jifen_audit_stream") as cur,
+        ):
+            cur.itersize = 2000
+            yield _PgCursor(cur)
+
+    @contextmanager
+    def _writing(self, *, chain: bool) -> Iterator[_Cursor]:
+        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            if chain:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK,))
+            yield _PgCursor(cur)
+
+    def check_writable(self) -> str | None:
+        """Report a server that is down, read-only, or a standby."""
+        try:
+            with self._reading() as cur:
+                recovery, read_only = cur.execute(
+                    "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"
+                ).fetchone()
+        except (psycopg.Error, PoolTimeout) as exc:
+            return f"{self.description} is not reachable: {exc}"
+        if recovery or read_only == "on":
+            return f"{self.description} is read-only (standby or read-only transactions)"
+        return None
+
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()
+
+
+def _configure_pg(conn: psycopg.Connection[Any]) -> None:
+    # An acknowledged append must survive a crash whatever the server default says.
+    conn.execute("SET synchronous_commit TO on")
+    conn.commit()
+
+
+class _PgCursor:
+    """Adapts a psycopg cursor to the ``?`` placeholders the shared SQL uses."""
+
+    def __init__(self, cur: psycopg.Cursor[Any] | psycopg.ServerCursor[Any]) -> None:
+        self._cur = cur
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> "_PgCursor":
+        self._cur.execute(sql.replace("?", "%s"), params or None)
+        return self
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._cur)
+
+
+def open_store(target: AuditTarget, *, busy_timeout_ms: int = 5000, pool_size: int = 4) -> Store:
+    """Open (and create if needed) the store at ``target``."""
+    if isinstance(target, SqliteTarget):
+        return SqliteStore(target.path, busy_timeout_ms=busy_timeout_ms)
+    return PostgresStore(target.dsn, pool_size=pool_size)

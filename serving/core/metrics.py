@@ -1,0 +1,99 @@
+"""Prometheus metrics of one app instance, and the ASGI middleware that records requests.
+
+Each app gets its own registry (built in ``create_app``, not at import), so tests can
+build many apps and a process never registers a metric twice.
+"""
+
+import time
+from typing import Final
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+UNMATCHED: Final = "unmatched"
+"""Route label of requests no route matched (keeps arbitrary paths out of the labels)."""
+
+
+class Metrics:
+    """The service's counters and histograms in their own registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "jifen_http_requests",
+            "HTTP requests by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "jifen_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "jifen_decisions",
+            "Decisions recorded in the audit log, by outcome (approve, refer, decline).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.audit_write_failures = Counter(
+            "jifen_audit_write_failures",
+            "Decisions withheld because their audit record did not commit.",
+            registry=self.registry,
+        )
+
+    def render(self) -> tuple[bytes, str]:
+        """Return the exposition text and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def route_template(scope: Scope) -> str:
+    """Return the matched route's template with its mount prefix, e.g. ``/v1/decisions/{id}``.
+
+    Routers included with a prefix keep their own template (``/decisions/{id}``), so the
+    static prefix is recovered from the request path. Unmatched paths share one label.
+    """
+    route = scope.get("route")
+    template = getattr(route, "path_format", None)
+    regex = getattr(route, "path_regex", None)
+    if template is None or regex is None:
+        return UNMATCHED
+    path: str = scope.get("path", "")
+    for i, char in enumerate(path):
+        if char == "/" and regex.match(path[i:]):
+            return f"{path[:i]}{template}"
+    return str(template)
+
+
+class MetricsMiddleware:
+    """Count and time every HTTP request under its route template, e.g. ``/v1/decisions/{id}``."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on and record its status and duration."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note_status)
+        finally:
+            route = route_template(scope)
+            method = scope["method"]
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - start)

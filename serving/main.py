@@ -1,0 +1,42 @@
+"""The FastAPI app: wiring only. Build it with ``create_app()``; nothing happens at import."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from serving.api.errors import install_error_handlers
+from serving.api.main import api_router
+from serving.api.routes import health
+from serving.core.config import ServingSettings, get_settings
+from serving.core.metrics import Metrics, MetricsMiddleware
+from serving.core.services import open_services
+
+API_PREFIX = "/v1"
+
+
+def create_app(settings: ServingSettings | None = None) -> FastAPI:
+    """Build the app; the lifespan opens the audit store, the key ring and the model slot."""
+    settings = settings or get_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = open_services(settings, metrics)
+        app.state.services = services
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="Jifen scoring service",
+        summary="Credit risk for technology SMEs on innovation points and alternative data.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(api_router, prefix=API_PREFIX)
+    return app

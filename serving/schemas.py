@@ -1,0 +1,254 @@
+"""Request, stored and public shapes of the scoring service, kept apart on purpose.
+
+- Requests (``ScoreRequest``, ``BatchScoreRequest``) validate what a bank sends; a 422
+  names the field, the value's problem and the rule.
+- Stored records (``DecisionDraft``, ``StoredRecord``, ``StoredKey``) are what the audit
+  log and the key table hold.
+- Public views (``DecisionPublic``, ``KeyPublic``, ``Caller``, ``Readiness``) are what
+  leaves the service: never a key secret or its hash.
+"""
+
+import math
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Annotated, Final, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainSerializer,
+    StringConstraints,
+)
+
+from features.contracts.tables import PRODUCTS, PURPOSES
+from features.credit_code import validate_credit_code
+from serving.core.config import BATCH_HARD_LIMIT
+
+AUDIT_FORMAT: Final = "jifen-audit/1"
+"""Version of the sealed record layout; part of every hash."""
+MAX_AMOUNT_WAN: Final = 100_000.0
+"""Largest amount (CNY 10k) a request may ask for; the applications contract's bound."""
+TERMS_MONTHS: Final = (3, 6, 12, 24, 36)
+MAX_INLINE_FEATURES: Final = 256
+BUSINESS_TZ: Final = ZoneInfo("Asia/Shanghai")
+"""Application dates are calendar dates in China."""
+
+
+# --- shared field types ------------------------------------------------------------------
+
+
+def utc_iso(value: datetime) -> str:
+    """Format an aware time as UTC with microseconds and ``Z``: one spelling per instant."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+UtcTime = Annotated[AwareDatetime, PlainSerializer(utc_iso, return_type=str)]
+"""An aware time that always serialises the same way, so hashes are reproducible."""
+Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+DecisionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+KeyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,32}$")]
+FeatureName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _one_of(field: str, allowed: tuple[str, ...]) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"{field} must be one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+def today_in_china() -> date:
+    """Return today's date in the business time zone."""
+    return datetime.now(BUSINESS_TZ).date()
+
+
+def _not_in_future(value: date) -> date:
+    today = today_in_china()
+    if value > today:
+        raise ValueError(
+            f"application_date must not be in the future; got {value.isoformat()}, "
+            f"today in Asia/Shanghai is {today.isoformat()}"
+        )
+    return value
+
+
+# --- requests ----------------------------------------------------------------------------
+
+
+class Enterprise(BaseModel):
+    """The applicant, identified by its unified social credit code."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    credit_code: Annotated[str, AfterValidator(validate_credit_code)] = Field(
+        description="统一社会信用代码: 18 characters with a GB 32100-2015 check character.",
+        examples=["91110108MA01A2B3C4"],
+    )
+
+
+class Application(BaseModel):
+    """The loan asked for."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    product: Annotated[str, _one_of("product", PRODUCTS)] = Field(
+        json_schema_extra={"enum": list(PRODUCTS)}
+    )
+    purpose: Annotated[str, _one_of("purpose", PURPOSES)] = Field(
+        json_schema_extra={"enum": list(PURPOSES)}
+    )
+    amount_wan: float = Field(gt=0, le=MAX_AMOUNT_WAN, allow_inf_nan=False)
+    term_months: Literal[3, 6, 12, 24, 36]
+    application_date: Annotated[date, AfterValidator(_not_in_future)]
+
+
+class ScoreRequest(BaseModel):
+    """One application to score."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enterprise: Enterprise
+    application: Application
+    inline_features: dict[FeatureName, FiniteFloat] = Field(
+        default_factory=dict,
+        max_length=MAX_INLINE_FEATURES,
+        description="Feature values the bank supplies itself; finite numbers only.",
+    )
+    request_id: DecisionId | None = Field(
+        None, description="The caller's own reference, kept in the audit record."
+    )
+
+
+class BatchScoreRequest(BaseModel):
+    """Several applications scored in one call; the settings may lower the bound."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    items: list[ScoreRequest] = Field(min_length=1, max_length=BATCH_HARD_LIMIT)
+
+
+# --- audit records -----------------------------------------------------------------------
+
+
+def _finite_json(value: JsonValue) -> JsonValue:
+    # A NaN would make the canonical JSON (and so the hash) impossible to write.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"audit values must be finite numbers; got {value!r}")
+    if isinstance(value, dict):
+        for item in value.values():
+            _finite_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            _finite_json(item)
+    return value
+
+
+JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_finite_json)]
+
+
+class DecisionDraft(BaseModel):
+    """A decision as the scorer hands it to the audit log, before it is sealed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    decision_id: DecisionId
+    caller_key_id: KeyId
+    model_version: str = Field(min_length=1, max_length=128)
+    catalogue_version: str = Field(min_length=1, max_length=128)
+    feature_as_of: dict[str, UtcTime]
+    """Per feature group, the time its values were known as of."""
+    inputs: JsonObject
+    """The request and the feature values exactly as the model used them."""
+    outputs: JsonObject
+    explanation: JsonObject
+
+
+class StoredRecord(DecisionDraft):
+    """A sealed audit record: the draft plus its place in the hash chain."""
+
+    format: Literal["jifen-audit/1"] = AUDIT_FORMAT
+    sequence: int = Field(ge=1)
+    recorded_at: UtcTime
+    prev_hash: Sha256Hex
+    hash: Sha256Hex
+
+
+class DecisionPublic(StoredRecord):
+    """What an auditor reads: the sealed record whole, so the hash can be recomputed."""
+
+    hash_valid: bool
+    """Whether this record's hash matches its content (the chain is checked by verify)."""
+
+
+# --- API keys ----------------------------------------------------------------------------
+
+
+class Role(StrEnum):
+    """What a key may do. Roles do not nest: an admin key cannot score."""
+
+    SCORER = "scorer"
+    """Score applications."""
+    AUDITOR = "auditor"
+    """Read decisions, reports and replays."""
+    ADMIN = "admin"
+    """Reload the model, manage keys."""
+
+
+class StoredKey(BaseModel):
+    """A row of the key table: the secret itself is never stored, only its SHA-256."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: KeyId
+    name: str
+    role: Role
+    secret_sha256: Sha256Hex
+    created_at: UtcTime
+    revoked_at: UtcTime | None = None
+
+
+class KeyPublic(BaseModel):
+    """A key as listed to an administrator."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: KeyId
+    name: str
+    role: Role
+    created_at: UtcTime
+    revoked_at: UtcTime | None = None
+
+
+class Caller(BaseModel):
+    """Who made an authenticated request: recorded in the audit log by key id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: KeyId
+    name: str
+    role: Role
+
+
+# --- service state -----------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    """Liveness: the process answers."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    """Readiness: every dependency a score needs, with the reason when one is missing."""
+
+    ready: bool
+    checks: dict[str, str]
+    """Check name to ``"ok"`` or the reason it failed."""
