@@ -15,7 +15,7 @@ from features.simulate.population import Bools, Firms
 
 _STAFF_HEALTH = 0.25
 _STAFF_SMOOTHING = 0.8
-_REVENUE_HEALTH = 0.35
+_REVENUE_HEALTH = 0.5
 _REVENUE_QUALITY = 0.15
 _Q4_REVENUE = 1.25
 """Chinese firms book more revenue in the fourth quarter (year-end acceptance of projects)."""

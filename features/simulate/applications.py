@@ -22,7 +22,7 @@ from features.simulate.writer import Frame
 
 _HISTORY_MONTHS = 12
 _RENEWAL_AFTER_MONTHS = 10
-_IP_MIN_INVENTION_RATE = 0.03
+_IP_MIN_INVENTION_RATE = 0.02
 
 
 @dataclass(frozen=True)

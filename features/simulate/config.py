@@ -65,7 +65,10 @@ class HealthConfig(_Frozen):
     stress_prob: float = Field(ge=0, le=1, description="Monthly chance of a stress shock at q=0.")
     stress_quality_slope: float = Field(description="Log change of the shock chance per unit q.")
     stress_mean: float = Field(gt=0, description="Mean size of a shock (exponential).")
-    stress_decay: float = Field(ge=0, lt=1)
+    stress_decay: float = Field(ge=0, lt=1, description="Monthly persistence of a problem.")
+    stress_onset: float = Field(
+        ge=0, lt=1, description="Inertia of stress: higher builds up (and fades) more slowly."
+    )
     burn_in_months: int = Field(ge=12, le=120, description="Covers the fiscal year before.")
 
     @model_validator(mode="after")

@@ -15,7 +15,7 @@ from features.simulate.latent import Paths, active_months, post_default_factor
 from features.simulate.population import Firms
 from features.simulate.writer import Frame
 
-_HEALTH_ELASTICITY = 0.45
+_HEALTH_ELASTICITY = 0.7
 _LAG_WEIGHT = 0.3
 _NOISE_SD = 0.07
 _PUBLISH_LAG_DAYS = (5, 21)

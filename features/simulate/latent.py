@@ -1,11 +1,13 @@
 """The hidden process: long-run quality q, monthly health h_t and the default hazard.
 
 Health is an AR(1) deviation x_t around a mean set by quality, stage and industry, minus
-a stress component s_t fed by occasional shocks that decay over months:
+a stress component s_t. Stress builds up over a few months from an underlying problem
+p_t (a lost customer, a failed product) that arrives as an occasional shock and fades:
 
     h_t = w*q + stage(age_t) + industry + x_t - s_t
     x_t = phi*x_{t-1} + sigma*e_t            (sigma larger for startups)
-    s_t = decay*s_{t-1} + J_t*M_t            J_t ~ Bernoulli(p*exp(slope*q)), M_t ~ Exp(mean)
+    p_t = decay*p_{t-1} + J_t*M_t            J_t ~ Bernoulli(p*exp(slope*q)), M_t ~ Exp(mean)
+    s_t = onset*s_{t-1} + (1 - onset)*p_t    (stress peaks 2-3 months after the shock)
 
 The monthly hazard is logistic with a cliff below a health threshold, quality that
 protects young firms more, and leverage that amplifies stress. The same ``step`` and
@@ -82,18 +84,29 @@ def stage_terms(age_years: Floats, hc: HealthConfig) -> tuple[Floats, Floats, Bo
     return offset, sigma_factor, young
 
 
+@dataclass(frozen=True)
+class State:
+    """The moving part of the process at one month: deviation, problem and stress."""
+
+    x: Floats
+    pressure: Floats
+    stress: Floats
+
+
 def step(
-    x: Floats,
-    s: Floats,
+    state: State,
     sigma_factor: Floats,
     stress_prob: Floats,
     rng: np.random.Generator,
     hc: HealthConfig,
-) -> tuple[Floats, Floats]:
-    """Advance the AR(1) deviation and the stress component by one month."""
+) -> State:
+    """Advance the AR(1) deviation, the underlying problem and the stress by one month."""
+    x = state.x
     x_next = hc.phi * x + hc.sigma * sigma_factor * rng.standard_normal(x.shape)
-    shock = (rng.random(s.shape) < stress_prob) * rng.exponential(hc.stress_mean, s.shape)
-    return x_next, hc.stress_decay * s + shock
+    shock = (rng.random(x.shape) < stress_prob) * rng.exponential(hc.stress_mean, x.shape)
+    pressure = hc.stress_decay * state.pressure + shock
+    stress = hc.stress_onset * state.stress + (1 - hc.stress_onset) * pressure
+    return State(x=x_next, pressure=pressure, stress=stress)
 
 
 def hazard(
@@ -122,6 +135,7 @@ class Paths:
     """
 
     x: Floats
+    pressure: Floats
     stress: Floats
     health: Floats
     default_month: Ints
@@ -144,24 +158,27 @@ def simulate_paths(
     total = timeline.n_total
     starts = month_start_day(timeline, np.arange(-burn, timeline.n_months))
     x = np.empty((n, total))
+    p = np.empty((n, total))
     s = np.empty((n, total))
     h = np.empty((n, total))
     founding_month = firms.founding_month(timeline)
     default_month = np.full(n, NO_MONTH, dtype=np.int64)
     default_day = np.full(n, NO_MONTH, dtype=np.int64)
-    x_prev = rng.standard_normal(n) * hc.sigma / np.sqrt(1 - hc.phi**2)
-    s_prev = np.zeros(n)
+    zero = np.zeros(n)
+    state = State(
+        x=rng.standard_normal(n) * hc.sigma / np.sqrt(1 - hc.phi**2), pressure=zero, stress=zero
+    )
     for j in range(total):
         age = (starts[j] - params.founding) / _DAYS_PER_YEAR
         stage_offset, sigma_factor, young = stage_terms(age, hc)
-        x_prev, s_prev = step(x_prev, s_prev, sigma_factor, params.stress_prob, rng, hc)
-        x[:, j], s[:, j] = x_prev, s_prev
-        h[:, j] = params.offset + stage_offset + x_prev - s_prev
+        state = step(state, sigma_factor, params.stress_prob, rng, hc)
+        x[:, j], p[:, j], s[:, j] = state.x, state.pressure, state.stress
+        h[:, j] = params.offset + stage_offset + state.x - state.stress
         t = j - burn
         u = rng.random(n)
         if t < 0:
             continue
-        lam = hazard(h[:, j], s_prev, params.quality, params.leverage, young, cfg.hazard)
+        lam = hazard(h[:, j], state.stress, params.quality, params.leverage, young, cfg.hazard)
         at_risk = (default_month == NO_MONTH) & (founding_month < t)
         hit = at_risk & (u < lam)
         default_month[hit] = t
@@ -177,6 +194,7 @@ def simulate_paths(
     )
     return Paths(
         x=x,
+        pressure=p,
         stress=s,
         health=h,
         default_month=default_month,

@@ -17,6 +17,7 @@ from features.simulate.config import SimulationConfig
 from features.simulate.latent import (
     LatentParams,
     Paths,
+    State,
     hazard,
     month_start_day,
     stage_terms,
@@ -101,15 +102,20 @@ def _batch(
     last_fraction = (apps.window_end[rows] - month_start_day(timeline, last) + 1) / _days_in_month(
         timeline, last
     )
-    x = np.repeat(paths.x[firm, col][:, None], k, axis=1)
-    s = np.repeat(paths.stress[firm, col][:, None], k, axis=1)
-    log_surv = np.zeros_like(x)
+    state = State(
+        x=np.repeat(paths.x[firm, col][:, None], k, axis=1),
+        pressure=np.repeat(paths.pressure[firm, col][:, None], k, axis=1),
+        stress=np.repeat(paths.stress[firm, col][:, None], k, axis=1),
+    )
+    log_surv = np.zeros_like(state.x)
     for m in range(1, _WINDOW_MONTHS + 1):
         age_m = ((month_start_day(timeline, month + m) - p.founding) / _DAYS_PER_YEAR)[:, None]
-        stage_offset, sigma_factor, young_m = stage_terms(np.broadcast_to(age_m, x.shape), hc)
-        x, s = step(x, s, sigma_factor, p.stress_prob[:, None], rng, hc)
-        h = p.offset[:, None] + stage_offset + x - s
-        lam = hazard(h, s, p.quality[:, None], p.leverage[:, None], young_m, hz)
+        stage_offset, sigma_factor, young_m = stage_terms(
+            np.broadcast_to(age_m, log_surv.shape), hc
+        )
+        state = step(state, sigma_factor, p.stress_prob[:, None], rng, hc)
+        h = p.offset[:, None] + stage_offset + state.x - state.stress
+        lam = hazard(h, state.stress, p.quality[:, None], p.leverage[:, None], young_m, hz)
         if m == _WINDOW_MONTHS:
             lam = lam * last_fraction[:, None]
         log_surv += np.log1p(-lam)
