@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+from rich.console import Group
 from rich.table import Table
 
 Status = Literal["ok", "quarantined", "failed", "missing", "rejected"]
@@ -90,24 +91,24 @@ class ValidationReport:
             ],
         }
 
-    def as_table(self) -> Table:
-        """Return the summary as a rich table."""
-        table = Table(title="Data contract validation")
-        for column in (
-            "table",
-            "status",
-            "rows",
-            "clean",
-            "quarantined",
-            "most frequent violations",
-        ):
-            table.add_column(
-                column, justify="right" if column in {"rows", "clean", "quarantined"} else "left"
-            )
+    def as_table(self) -> Group:
+        """Return the summary as rich tables: one line per table, then the rules broken."""
+        summary = Table(title="Data contract validation")
+        for column in ("table", "status", "rows", "clean", "quarantined", "share"):
+            summary.add_column(column, justify="left" if column in {"table", "status"} else "right")
         colours = {"ok": "green", "quarantined": "yellow"}
         for r in self.results:
-            top = "; ".join(f"{rule} ×{n}" for rule, n in r.rules.most_common(3)) or r.message
+            share = f"{r.quarantined / r.rows:.2%}" if r.rows else "-"
             status = f"[{colours.get(r.status, 'red')}]{r.status}[/]"
-            table.add_row(r.table, status, f"{r.rows:,}", f"{r.clean:,}", f"{r.quarantined:,}", top)
-        table.caption = f"each violation: {self.violations_path}"
-        return table
+            summary.add_row(
+                r.table, status, f"{r.rows:,}", f"{r.clean:,}", f"{r.quarantined:,}", share
+            )
+        rules = Table(title="Violations by rule", caption=f"each violation: {self.violations_path}")
+        for column in ("table", "column: rule", "violations"):
+            rules.add_column(column, justify="right" if column == "violations" else "left")
+        for r in self.results:
+            if r.message:
+                rules.add_row(r.table, f"[red]{r.message}[/]", "")
+            for rule, count in r.rules.most_common():
+                rules.add_row(r.table, rule, f"{count:,}")
+        return Group(summary, rules)

@@ -8,7 +8,6 @@ import json
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -20,7 +19,7 @@ from rich.progress import Progress, TaskID
 from features.contracts.arrow import arrow_schema, to_arrow
 from features.contracts.report import TableResult, ValidationReport
 from features.contracts.tables import CONTRACTS, TableContract
-from features.contracts.violations import VIOLATION_COLUMNS, validate_rows
+from features.contracts.violations import VIOLATION_COLUMNS, as_text, validate_rows
 from features.layout import DataLayout
 from jifen.console import make_progress
 from jifen.errors import DataContractError
@@ -122,7 +121,7 @@ def _validate_table(
     clean_dir.mkdir(parents=True)
     quarantine_path.parent.mkdir(parents=True, exist_ok=True)
     repeated = _repeated_keys(files, contract.key)
-    claimed: set[tuple[object, ...]] = set()
+    claimed: set[tuple[object, ...]] = set()  # keys already loaded clean
     clean_schema = arrow_schema(contract)
     try:
         with pq.ParquetWriter(quarantine_path, QUARANTINE_SCHEMA) as quarantine_writer:
@@ -156,43 +155,37 @@ def _chunks(files: list[Path], progress: Progress, task: TaskID) -> Iterator[_Ch
         progress.advance(task)
 
 
-def _repeated_keys(files: list[Path], key: tuple[str, ...]) -> set[tuple[object, ...]]:
+def _repeated_keys(files: list[Path], key: tuple[str, ...]) -> pd.DataFrame:
     """Keys held by more than one row anywhere in the table (usually very few)."""
     columns = ", ".join(f'"{k}"' for k in key)
     sources = [str(f) for f in files]
-    rows = duckdb.execute(
+    return duckdb.execute(
         f"SELECT {columns} FROM read_parquet(?, union_by_name = true) "
         f"GROUP BY ALL HAVING count(*) > 1",
         [sources],
-    ).fetchall()
-    return {tuple(_key_value(v) for v in row) for row in rows}
-
-
-def _key_value(value: object) -> object:
-    # DuckDB returns dates as datetime.date, pandas as Timestamp: compare them as Timestamps.
-    return pd.Timestamp(value) if isinstance(value, date) else value
+    ).df()
 
 
 def _cross_row_rules(
     good: pd.DataFrame,
     contract: TableContract,
-    repeated: set[tuple[object, ...]],
+    repeated: pd.DataFrame,
     claimed: set[tuple[object, ...]],
     known_codes: set[str] | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply rules no single row can check: unique keys and known enterprises."""
     found: list[dict[str, object]] = []
-    if repeated:
-        keys = list(zip(*(good[k].map(_key_value) for k in contract.key), strict=True))
-        for index, key in zip(good.index, keys, strict=True):
-            if key not in repeated:
-                continue
-            if key in claimed:
-                found.append(
-                    _violation(index, contract.key[0], "|".join(map(str, key)), DUPLICATE_KEY)
-                )
+    if not repeated.empty:
+        key = list(contract.key)
+        probe = repeated.astype({k: good[k].dtype for k in key})
+        candidates = good[key].reset_index(names="source_row").merge(probe, on=key)
+        for row in candidates.sort_values("source_row").itertuples(index=False):
+            values = tuple(getattr(row, k) for k in key)
+            if values in claimed:
+                text = "|".join(map(as_text, values))
+                found.append(_violation(row.source_row, key[0], text, DUPLICATE_KEY))
             else:
-                claimed.add(key)
+                claimed.add(values)
     if known_codes is not None and contract.name != "enterprises":
         unknown = good.index[~good["credit_code"].isin(known_codes)]
         found += [
