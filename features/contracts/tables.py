@@ -42,11 +42,16 @@ def _valid_credit_codes(series: pd.Series) -> pd.Series:
     return ~series.isin(bad) & series.notna()
 
 
-CREDIT_CODE_CHECK: Final = pa.Check(
-    _valid_credit_codes,
-    name="gb32100_credit_code",
-    error="18 characters from the GB 32100-2015 alphabet with a valid check character",
+CHECK_NAMES: dict[str, str] = {}
+"""Name of each custom check, keyed by its message (pandera reports checks by message)."""
+
+CREDIT_CODE_ERROR: Final = (
+    "18 characters from the GB 32100-2015 alphabet with a valid check character"
 )
+CREDIT_CODE_CHECK: Final = pa.Check(
+    _valid_credit_codes, name="gb32100_credit_code", error=CREDIT_CODE_ERROR
+)
+CHECK_NAMES[CREDIT_CODE_ERROR] = "gb32100_credit_code"
 
 
 def _code(**kwargs: object) -> pa.Column:
@@ -81,6 +86,7 @@ def _row_rule(
 ) -> pa.Check:
     """Build a check across the columns of one row, remembering which columns it reads."""
     ROW_RULE_COLUMNS[error] = columns
+    CHECK_NAMES[error] = name
     return pa.Check(rule, name=name, error=error)
 
 

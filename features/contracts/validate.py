@@ -39,6 +39,7 @@ VIOLATION_SCHEMA = pa.schema(
 )
 UNKNOWN_ENTERPRISE = "must be a known enterprise (present in enterprises)"
 DUPLICATE_KEY = "key must be unique; an earlier row already holds it"
+UNIQUE_KEY_CHECK, KNOWN_ENTERPRISE_CHECK = "unique_key", "known_enterprise"
 
 
 @dataclass
@@ -183,21 +184,22 @@ def _cross_row_rules(
             values = tuple(getattr(row, k) for k in key)
             if values in claimed:
                 text = "|".join(map(as_text, values))
-                found.append(_violation(row.source_row, key[0], text, DUPLICATE_KEY))
+                found.append(_violation(row.source_row, ",".join(key), text, UNIQUE_KEY_CHECK))
             else:
                 claimed.add(values)
     if known_codes is not None and contract.name != "enterprises":
         unknown = good.index[~good["credit_code"].isin(known_codes)]
         found += [
-            _violation(i, "credit_code", str(good.at[i, "credit_code"]), UNKNOWN_ENTERPRISE)
+            _violation(i, "credit_code", str(good.at[i, "credit_code"]), KNOWN_ENTERPRISE_CHECK)
             for i in unknown
         ]
-    extra = pd.DataFrame(found, columns=["index", "column", "value", "rule"])
+    extra = pd.DataFrame(found, columns=["index", "column", "value", "check", "rule"])
     return good.drop(index=pd.Index(extra["index"].unique())), extra
 
 
-def _violation(index: object, column: str, value: str, rule: str) -> dict[str, object]:
-    return {"index": index, "column": column, "value": value, "rule": rule}
+def _violation(index: object, column: str, value: str, check: str) -> dict[str, object]:
+    rule = DUPLICATE_KEY if check == UNIQUE_KEY_CHECK else UNKNOWN_ENTERPRISE
+    return {"index": index, "column": column, "value": value, "check": check, "rule": rule}
 
 
 def _row_keys(frame: pd.DataFrame, contract: TableContract) -> pd.Series:
@@ -235,7 +237,8 @@ def _write_quarantine(
             "row_key": _row_keys(bad_rows, contract).tolist(),
             "reasons": reasons.reindex(bad_rows.index).tolist(),
             "record": [
-                json.dumps(r, default=str, ensure_ascii=False) for r in records.to_dict("records")
+                json.dumps(r, default=as_text, ensure_ascii=False)
+                for r in records.to_dict("records")
             ],
         },
         schema=QUARANTINE_SCHEMA,
@@ -253,6 +256,7 @@ def _violation_table(contract: TableContract, chunk: _Chunk, violations: pd.Data
             "row_key": keys.tolist(),
             "column": violations["column"].tolist(),
             "value": violations["value"].tolist(),
+            "check": violations["check"].tolist(),
             "rule": violations["rule"].tolist(),
         },
         schema=VIOLATION_SCHEMA,

@@ -7,10 +7,19 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from features.contracts.tables import ROW_RULE_COLUMNS
+from features.contracts.tables import CHECK_NAMES, ROW_RULE_COLUMNS
 from jifen.errors import DataContractError
 
-VIOLATION_COLUMNS = ("table", "source_file", "row_number", "row_key", "column", "value", "rule")
+VIOLATION_COLUMNS = (
+    "table",
+    "source_file",
+    "row_number",
+    "row_key",
+    "column",
+    "value",
+    "check",
+    "rule",
+)
 
 _READABLE = (
     (re.compile(r"greater_than_or_equal_to\((.*)\)"), r"must be >= \1"),
@@ -32,12 +41,17 @@ def readable_rule(check: str) -> str:
     return check
 
 
+def check_name(check: str) -> str:
+    """Return the machine name of a check ("greater_than_or_equal_to", "gb32100_credit_code")."""
+    return CHECK_NAMES.get(check, check.split("(", 1)[0])
+
+
 @dataclass(frozen=True)
 class RowFailures:
     """The rows of one chunk that broke the contract, with one record per violation."""
 
     bad_index: pd.Index
-    violations: pd.DataFrame  # columns: index, column, value, rule
+    violations: pd.DataFrame  # columns: index, column, value, check, rule
     needs_recheck: bool
     """True when some column checks could not run (mixed types): validate the rest again."""
 
@@ -74,6 +88,7 @@ def collect_row_failures(errors: SchemaErrors, table: str) -> RowFailures:
             "index": rows["index"].astype("int64"),
             "column": rows["column"].astype(str),
             "value": rows["failure_case"].map(as_text),
+            "check": rows["check"].astype(str).map(check_name),
             "rule": rows["check"].astype(str).map(readable_rule),
         }
     ).drop_duplicates()
@@ -139,6 +154,7 @@ def _no_violations() -> pd.DataFrame:
             "index": pd.Series(dtype="int64"),
             "column": pd.Series(dtype=str),
             "value": pd.Series(dtype=str),
+            "check": pd.Series(dtype=str),
             "rule": pd.Series(dtype=str),
         }
     )
