@@ -1,9 +1,9 @@
 """Where each kind of table lives under the data directory.
 
-    data/raw/<table>/part-*.parquet     as produced by the zone, the bank or the simulator
-    data/clean/<table>/part-*.parquet   rows that passed their contract (features read these)
-    data/quarantine/<table>.parquet     rows that failed, each with its reasons
-    data/oracle/                        simulator truth; never read by feature code
+- ``raw/<table>/part-*.parquet``: as produced by the zone, the bank or the simulator;
+- ``clean/<table>/part-*.parquet``: rows that passed their contract (features read these);
+- ``quarantine/<table>.parquet``: rows that failed, each with its reasons;
+- ``oracle/``: simulator truth, never read by feature code.
 """
 
 from dataclasses import dataclass
