@@ -109,8 +109,10 @@ def _ranking_table(summary: "pd.DataFrame", cat: "Catalogue", top: int) -> "Tabl
     from rich.table import Table
 
     table = Table(title=f"Innovation points, {cat.version} (top {top})")
-    for name in ("rank in zone", "credit code", "zone", "industry", "stage"):
-        table.add_column(name)
+    table.add_column("rank in zone", justify="right")
+    table.add_column("credit code", no_wrap=True, min_width=18)
+    for name in ("zone", "industry", "stage"):
+        table.add_column(name, overflow="fold")
     for cls in cat.classes:
         table.add_column(cls.name_zh, justify="right")
     table.add_column("total", justify="right", style="bold")
@@ -133,8 +135,11 @@ def _catalogue_table(catalogues: "list[Catalogue]") -> "Table":
     from rich.table import Table
 
     table = Table(title="Shipped indicator catalogues")
-    for name in ("version", "effective from", "extends", "indicators", "confirmed", "max"):
-        table.add_column(name)
+    table.add_column("version", no_wrap=True, min_width=22)
+    table.add_column("effective", no_wrap=True, min_width=10)
+    table.add_column("extends", overflow="fold")
+    for name in ("indicators", "confirmed", "max points"):
+        table.add_column(name, justify="right")
     for cat in catalogues:
         confirmed = sum(1 for i in cat.indicators if i.confirmed)
         table.add_row(
