@@ -1,7 +1,198 @@
-"""Commands of the serving stage: serve, score, audit, keys."""
+"""Commands of the serving stage: serve, audit verify/head, keys create/list/revoke.
+
+Heavy modules are imported inside the commands so that ``jifen --help`` stays fast.
+"""
+
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
+
+from jifen.cli_support import friendly_errors
+from jifen.console import configure_logging, console, make_progress
+
+if TYPE_CHECKING:
+    from serving.core.db import Store
+
+audit_app = typer.Typer(
+    help="Check the tamper-evident audit log of decisions.", no_args_is_help=True
+)
+keys_app = typer.Typer(
+    help="Manage API keys (roles: scorer, auditor, admin).", no_args_is_help=True
+)
+
+DsnOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dsn",
+        help="Audit database, 'sqlite:///<path>' or 'postgresql://...' "
+        "(default: $JIFEN_AUDIT_DSN, else SQLite under the data dir).",
+    ),
+]
+_PROGRESS_STEP = 1000
+
+
+def _open_store(dsn: str | None) -> "Store":
+    from serving.core.config import get_settings, parse_audit_dsn
+    from serving.core.db import open_store
+
+    settings = get_settings()
+    target = parse_audit_dsn(dsn) if dsn else settings.audit_target
+    return open_store(target, timeout_s=settings.db_timeout_s, pool_size=1)
+
+
+@audit_app.command("verify")
+@friendly_errors
+def audit_verify(
+    dsn: DsnOption = None,
+    anchor: Annotated[
+        str | None,
+        typer.Option(
+            help="SEQUENCE:HASH noted earlier with 'jifen audit head'; also catches a "
+            "truncated or rewritten tail."
+        ),
+    ] = None,
+    show: Annotated[int, typer.Option(min=1, help="Show at most this many problems.")] = 50,
+) -> None:
+    """Walk the hash chain and name every altered, removed or reordered record.
+
+    Exits with code 1 when any record fails, 2 when the database cannot be read.
+    """
+    from serving.core.audit import Anchor, ChainVerifier
+
+    verifier = ChainVerifier(anchor=Anchor.parse(anchor) if anchor else None)
+    store = _open_store(dsn)
+    try:
+        total = store.count()
+        with make_progress(transient=True) as progress:
+            task = progress.add_task("verifying audit chain", total=total)
+            for row in store.iter_rows():
+                verifier.check(row)
+                if verifier.checked % _PROGRESS_STEP == 0:
+                    progress.update(task, completed=verifier.checked)
+            progress.update(task, completed=verifier.checked)
+        problems = verifier.finish()
+    finally:
+        store.close()
+    head = verifier.head
+    if not problems:
+        where = f"head #{head.sequence} {head.hash}" if head else "empty log"
+        console.print(f"[bold green]audit chain intact[/]: {verifier.checked} records, {where}")
+        return
+    table = Table("sequence", "decision_id", "problem", "detail", title="Audit chain problems")
+    for problem in problems[:show]:
+        table.add_row(str(problem.sequence), problem.decision_id, problem.kind, problem.detail)
+    console.print(table)
+    hidden = f" ({len(problems) - show} not shown)" if len(problems) > show else ""
+    console.print(
+        f"[bold red]audit chain broken[/]: {len(problems)} problem(s){hidden} "
+        f"in {verifier.checked} records of {store.description}"
+    )
+    raise typer.Exit(code=1)
+
+
+@audit_app.command("head")
+@friendly_errors
+def audit_head(dsn: DsnOption = None) -> None:
+    """Print SEQUENCE:HASH of the last record, to keep outside the database as an anchor."""
+    store = _open_store(dsn)
+    try:
+        head = store.head()
+    finally:
+        store.close()
+    if head is None:
+        console.print("the audit log is empty")
+        return
+    typer.echo(f"{head.sequence}:{head.hash}")
+
+
+@keys_app.command("create")
+@friendly_errors
+def keys_create(
+    role: Annotated[str, typer.Option(help="scorer, auditor or admin.")],
+    name: Annotated[
+        str | None, typer.Option(help="Who or what holds the key, e.g. the bank system.")
+    ] = None,
+    dsn: DsnOption = None,
+) -> None:
+    """Create a key and print it once on stdout; only its hash is stored."""
+    from serving.core.security import KeyRing
+    from serving.schemas import Role
+
+    if role not in {r.value for r in Role}:
+        raise typer.BadParameter(
+            f"must be one of {', '.join(r.value for r in Role)}; got {role!r}",
+            param_hint="--role",
+        )
+    store = _open_store(dsn)
+    try:
+        full, key = KeyRing(store).create(Role(role), name or f"{role} key")
+    finally:
+        store.close()
+    console.print(
+        f"created key [bold]{key.key_id}[/] ({key.name}, role {key.role.value}); "
+        "it is shown once below and cannot be recovered"
+    )
+    typer.echo(full)
+
+
+@keys_app.command("list")
+@friendly_errors
+def keys_list(dsn: DsnOption = None) -> None:
+    """List every key with its role and whether it is revoked (never the secret)."""
+    from serving.core.security import KeyRing
+
+    store = _open_store(dsn)
+    try:
+        keys = KeyRing(store).list()
+    finally:
+        store.close()
+    table = Table("key_id", "name", "role", "created", "revoked", title="API keys")
+    for key in keys:
+        revoked = key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else ""
+        created = key.created_at.isoformat(timespec="seconds")
+        table.add_row(key.key_id, key.name, key.role.value, created, revoked)
+    console.print(table)
+
+
+@keys_app.command("revoke")
+@friendly_errors
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (the part after 'jf_').")],
+    dsn: DsnOption = None,
+) -> None:
+    """Revoke a key: requests with it get 401 from now on."""
+    from serving.core.security import KeyRing
+
+    store = _open_store(dsn)
+    try:
+        key = KeyRing(store).revoke(key_id)
+    finally:
+        store.close()
+    console.print(f"revoked key [bold]{key.key_id}[/] ({key.name}, role {key.role.value})")
+
+
+@friendly_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface (default: $JIFEN_HOST).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default: $JIFEN_PORT).")
+    ] = None,
+) -> None:
+    """Run the scoring API with uvicorn (it reports not ready until a model is loaded)."""
+    import uvicorn
+
+    from serving.core.config import load_settings
+    from serving.main import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    settings = load_settings(**overrides)
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 
 def register(app: typer.Typer) -> None:
     """Attach the serving-stage commands to the root ``jifen`` app."""
+    app.command()(serve)
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(keys_app, name="keys")

@@ -21,7 +21,7 @@ BATCH_HARD_LIMIT: Final = 1000
 TEMPORARY_DIRS: Final = (Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"))
 SQLITE_PREFIX: Final = "sqlite:///"
 POSTGRES_PREFIXES: Final = ("postgresql://", "postgres://")
-_PASSWORD_IN_URL: Final = re.compile(r"(://[^:/@]+:)[^@]*@")
+_PASSWORD_IN_URL: Final = re.compile(r"(://[^:/@\s'\"]*:)[^@\s/'\"]*@")
 _PASSWORD_KEYWORD: Final = re.compile(r"(password\s*=\s*)\S+", re.IGNORECASE)
 
 
@@ -86,8 +86,8 @@ class ServingSettings(BaseSettings):
     batch_max_size: int = Field(100, ge=1, le=BATCH_HARD_LIMIT)
     demo_keys: bool = False
     """Seed well-known keys for local trials; refused in production."""
-    sqlite_busy_timeout_ms: int = Field(5000, ge=0, le=60_000)
-    """How long an append waits for another writer before it fails."""
+    db_timeout_s: float = Field(2.0, gt=0, le=60)
+    """How long an append waits for the database (SQLite write lock, PostgreSQL connection)."""
     pg_pool_size: int = Field(4, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

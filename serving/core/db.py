@@ -279,10 +279,10 @@ class SqliteStore(Store):
 
     _errors = (sqlite3.Error,)
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: Path, *, timeout_s: float = 2.0) -> None:
         self.path = path
         self.description = f"SQLite {path}"
-        self._busy_timeout_ms = busy_timeout_ms
+        self._timeout_s = timeout_s
         self._lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -297,7 +297,7 @@ class SqliteStore(Store):
             self.path,
             isolation_level=None,
             check_same_thread=False,
-            timeout=self._busy_timeout_ms / 1000,
+            timeout=self._timeout_s,
         )
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
@@ -367,7 +367,7 @@ class PostgresStore(Store):
 
     _errors = (psycopg.Error,)
 
-    def __init__(self, dsn: str, *, pool_size: int = 4, timeout_s: float = 5.0) -> None:
+    def __init__(self, dsn: str, *, pool_size: int = 4, timeout_s: float = 2.0) -> None:
         self.description = f"PostgreSQL {redact_dsn(dsn)}"
         self._pool = ConnectionPool(
             dsn,
@@ -456,8 +456,12 @@ class _PgCursor:
         return iter(self._cur)
 
 
-def open_store(target: AuditTarget, *, busy_timeout_ms: int = 5000, pool_size: int = 4) -> Store:
-    """Open (and create if needed) the store at ``target``."""
+def open_store(target: AuditTarget, *, timeout_s: float = 2.0, pool_size: int = 4) -> Store:
+    """Open (and create if needed) the store at ``target``.
+
+    ``timeout_s`` bounds how long an append waits for the database before it fails: the
+    SQLite write lock, or a PostgreSQL connection from the pool.
+    """
     if isinstance(target, SqliteTarget):
-        return SqliteStore(target.path, busy_timeout_ms=busy_timeout_ms)
-    return PostgresStore(target.dsn, pool_size=pool_size)
+        return SqliteStore(target.path, timeout_s=timeout_s)
+    return PostgresStore(target.dsn, pool_size=pool_size, timeout_s=timeout_s)

@@ -38,7 +38,7 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
     """Open the store and key ring, seed demo keys if allowed, and try to load the model."""
     store = open_store(
         settings.audit_target,
-        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        timeout_s=settings.db_timeout_s,
         pool_size=settings.pg_pool_size,
     )
     keys = KeyRing(store, allow_demo=settings.demo_keys)

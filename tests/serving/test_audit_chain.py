@@ -1,0 +1,157 @@
+"""The hash chain: its definition, and a verifier that names what was tampered with.
+
+Tampering goes around the store, straight into the database with the append-only
+triggers dropped, on SQLite and on the real PostgreSQL.
+"""
+
+import hashlib
+import json
+
+import pytest
+
+from serving.core.audit import (
+    GENESIS_HASH,
+    Anchor,
+    AuditRow,
+    ChainProblem,
+    canonical_json,
+    verify_rows,
+)
+from serving.core.db import Store
+from serving.errors import AuditIntegrityError
+from tests.serving.conftest import Backend, make_draft
+
+
+def _fill(store: Store, n: int) -> list[str]:
+    return [store.append(make_draft(i)).decision_id for i in range(n)]
+
+
+def _problems(store: Store, anchor: Anchor | None = None) -> list[ChainProblem]:
+    return verify_rows(store.iter_rows(), anchor=anchor)
+
+
+def test_hash_is_sha256_of_canonical_body_when_recomputed_independently(store: Store) -> None:
+    """An auditor can recompute any hash with json + hashlib from the stored body alone."""
+    first, second = store.append(make_draft(1)), store.append(make_draft(2))
+    for record in (first, second):
+        row = next(r for r in store.iter_rows() if r.decision_id == record.decision_id)
+        body = json.loads(row.body)
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert text == row.body
+        assert hashlib.sha256(text.encode("utf-8")).hexdigest() == record.hash
+        assert "hash" not in body and body["format"] == "jifen-audit/1"
+    assert first.prev_hash == GENESIS_HASH
+    assert second.prev_hash == first.hash
+    assert (first.sequence, second.sequence) == (1, 2)
+
+
+def test_canonical_json_is_independent_of_key_order_and_refuses_nan() -> None:
+    """Key order never changes the text; NaN cannot be sealed."""
+    assert canonical_json({"b": 1, "a": {"d": 2.5, "c": "研发"}}) == canonical_json(
+        {"a": {"c": "研发", "d": 2.5}, "b": 1}
+    )
+    assert canonical_json({"a": [1, 2]}) == '{"a":[1,2]}'
+    with pytest.raises(ValueError, match="Out of range float"):
+        canonical_json({"pd": float("nan")})
+
+
+def test_verify_passes_when_chain_is_intact(store: Store) -> None:
+    """An untouched log of several records has no problems, and neither has an empty one."""
+    assert _problems(store) == []
+    _fill(store, 6)
+    assert _problems(store) == []
+
+
+def test_verify_names_record_when_a_field_is_altered(backend: Backend, store: Store) -> None:
+    """Changing the grade inside record #3 names #3, its decision id, and the hash mismatch."""
+    ids = _fill(store, 5)
+    backend.tamper(
+        'UPDATE audit_records SET body = replace(body, \'"grade":"B"\', \'"grade":"A"\') '
+        "WHERE sequence = 3"
+    )
+    problems = _problems(store)
+    assert [(p.sequence, p.decision_id, p.kind) for p in problems] == [(3, ids[2], "altered")]
+    assert "does not match its hash" in problems[0].detail
+
+
+def test_verify_names_record_when_decision_id_column_is_altered(
+    backend: Backend, store: Store
+) -> None:
+    """A column that disagrees with the sealed body is named as altered."""
+    _fill(store, 4)
+    backend.tamper("UPDATE audit_records SET decision_id = 'dec_forged' WHERE sequence = 2")
+    problems = _problems(store)
+    assert [(p.sequence, p.decision_id, p.kind) for p in problems] == [(2, "dec_forged", "altered")]
+    assert "decision_id column differs from the sealed decision_id" in problems[0].detail
+
+
+def test_verify_names_gap_when_a_middle_record_is_deleted(backend: Backend, store: Store) -> None:
+    """Deleting #3 of 5 is reported on #4 as '#3 missing', and nothing else."""
+    ids = _fill(store, 5)
+    backend.tamper("DELETE FROM audit_records WHERE sequence = 3")
+    problems = _problems(store)
+    assert [(p.sequence, p.decision_id, p.kind) for p in problems] == [(4, ids[3], "removed")]
+    assert "#3 missing before this record" in problems[0].detail
+
+
+def test_verify_names_both_records_when_two_are_swapped(backend: Backend, store: Store) -> None:
+    """Swapping #2 and #3 names exactly those two as reordered, not their neighbours."""
+    ids = _fill(store, 5)
+    backend.tamper(
+        "UPDATE audit_records SET sequence = 1000 WHERE sequence = 2",
+        "UPDATE audit_records SET sequence = 2 WHERE sequence = 3",
+        "UPDATE audit_records SET sequence = 3 WHERE sequence = 1000",
+    )
+    problems = _problems(store)
+    assert [(p.sequence, p.decision_id, p.kind) for p in problems] == [
+        (2, ids[2], "reordered"),
+        (3, ids[1], "reordered"),
+    ]
+    assert problems[0].detail == "sealed as #3 but stored at #2"
+
+
+def test_verify_names_next_record_when_one_is_rewritten_and_rehashed(
+    backend: Backend, store: Store
+) -> None:
+    """A forger who re-hashes #3 after editing it breaks #4's link, which is named."""
+    ids = _fill(store, 5)
+    row = next(r for r in store.iter_rows() if r.sequence == 3)
+    body = json.loads(row.body)
+    body["outputs"]["decision"] = "decline"
+    text = canonical_json(body)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    backend.tamper(
+        f"UPDATE audit_records SET body = '{text}', hash = '{digest}' WHERE sequence = 3"
+    )
+    problems = _problems(store)
+    assert [(p.sequence, p.decision_id, p.kind) for p in problems] == [(4, ids[3], "broken_link")]
+    assert "is not the hash of #3" in problems[0].detail
+
+
+def test_verify_detects_truncated_tail_only_with_an_anchor(backend: Backend, store: Store) -> None:
+    """Deleting the last record leaves a valid chain; the anchor kept outside catches it."""
+    _fill(store, 4)
+    head = store.head()
+    assert head is not None
+    anchor = Anchor(head.sequence, head.hash)
+    backend.tamper("DELETE FROM audit_records WHERE sequence = 4")
+    assert _problems(store) == []
+    problems = _problems(store, anchor)
+    assert [(p.sequence, p.kind) for p in problems] == [(4, "removed")]
+    assert "truncated" in problems[0].detail
+
+
+def test_anchor_parse_refuses_malformed_text() -> None:
+    """An anchor must be SEQUENCE:SHA256HEX."""
+    assert Anchor.parse(f"12:{'A' * 64}") == Anchor(12, "a" * 64)
+    with pytest.raises(AuditIntegrityError, match="anchor must look like SEQUENCE:SHA256HEX"):
+        Anchor.parse("12-abc")
+
+
+def test_verify_names_record_whose_body_is_not_json() -> None:
+    """A body that no longer parses is named as altered (pure check, no database)."""
+    rows = [AuditRow(1, "dec_a", GENESIS_HASH, "f" * 64, "{not json")]
+    problems = verify_rows(rows)
+    assert [(p.sequence, p.kind, p.detail) for p in problems] == [
+        (1, "altered", "sealed body is not valid JSON")
+    ]

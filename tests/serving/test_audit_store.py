@@ -1,0 +1,220 @@
+"""The audit store: appends commit or fail loudly, the chain survives concurrency,
+records cannot be updated or deleted through SQL, and reads return what was sealed.
+"""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from serving.core.audit import verify_rows
+from serving.core.config import PostgresTarget, SqliteTarget
+from serving.core.db import SqliteStore, Store, open_store
+from serving.errors import AuditWriteError, DecisionNotFoundError, StoreUnavailableError
+from tests.serving.conftest import Backend, make_draft
+
+
+def test_get_returns_the_sealed_record_when_decision_exists(store: Store) -> None:
+    """A record read back equals the one append returned, field for field."""
+    appended = store.append(make_draft(7))
+    assert store.get(appended.decision_id) == appended
+    assert appended.inputs["credit_code"] == make_draft().inputs["credit_code"]
+    assert appended.explanation["reasons"][0]["zh"] == "研发费用增长"  # type: ignore[index]
+
+
+def test_get_raises_not_found_when_decision_is_unknown(store: Store) -> None:
+    """Asking for an id that was never recorded says so."""
+    with pytest.raises(DecisionNotFoundError, match="decision 'dec_nope' is not in the audit log"):
+        store.get("dec_nope")
+
+
+def test_iter_records_filters_by_time_and_sequence(store: Store) -> None:
+    """`since` keeps records recorded at or after it; `from_sequence` skips earlier ones."""
+    records = [store.append(make_draft(i)) for i in range(3)]
+    assert [r.sequence for r in store.iter_records()] == [1, 2, 3]
+    assert [r.sequence for r in store.iter_records(since=records[1].recorded_at)] == [2, 3]
+    future = datetime.now(UTC) + timedelta(hours=1)
+    assert list(store.iter_records(since=future)) == []
+    assert [r.sequence for r in store.iter_records(from_sequence=3)] == [3]
+
+
+def test_concurrent_appends_keep_one_valid_chain(backend: Backend) -> None:
+    """Eight threads appending at once yield sequences 1..N with every link intact."""
+    store = backend.open(pool_size=4)
+    errors: list[BaseException] = []
+
+    def worker(start: int) -> None:
+        try:
+            for i in range(start, start + 15):
+                store.append(make_draft(i))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k * 100,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        rows = list(store.iter_rows())
+        assert [r.sequence for r in rows] == list(range(1, 121))
+        assert verify_rows(rows) == []
+    finally:
+        store.close()
+
+
+def test_append_raises_and_leaves_no_record_when_decision_id_repeats(store: Store) -> None:
+    """A failed insert rolls back: no partial record, and the chain continues after it."""
+    first = store.append(make_draft(1))
+    with pytest.raises(AuditWriteError, match=f"decision {first.decision_id} was not recorded"):
+        store.append(make_draft(2, decision_id=first.decision_id))
+    assert store.count() == 1
+    nxt = store.append(make_draft(3))
+    assert (nxt.sequence, nxt.prev_hash) == (2, first.hash)
+    assert verify_rows(store.iter_rows()) == []
+
+
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_records SET body = '{}'", "DELETE FROM audit_records"]
+)
+def test_append_only_trigger_rejects_change_when_sql_bypasses_the_store(
+    backend: Backend, store: Store, statement: str
+) -> None:
+    """UPDATE and DELETE straight on the table are refused by the database itself."""
+    store.append(make_draft(1))
+    verb = statement.split()[0]
+    if isinstance(backend.target, SqliteTarget):
+        conn = sqlite3.connect(backend.target.path)
+        with pytest.raises(sqlite3.IntegrityError, match=f"append-only: {verb} rejected"):
+            conn.execute(statement)
+        conn.close()
+    else:
+        assert isinstance(backend.target, PostgresTarget)
+        with (
+            psycopg.connect(backend.target.dsn) as conn,
+            pytest.raises(psycopg.errors.RaiseException, match=f"append-only: {verb} rejected"),
+        ):
+            conn.execute(statement)
+    assert store.count() == 1
+
+
+@pytest.mark.integration
+def test_truncate_is_rejected_on_postgres(postgres_dsn: str) -> None:
+    """TRUNCATE skips row triggers, so PostgreSQL has a statement trigger for it."""
+    store = open_store(PostgresTarget(postgres_dsn), pool_size=1)
+    store.append(make_draft(1))
+    with (
+        psycopg.connect(postgres_dsn) as conn,
+        pytest.raises(psycopg.errors.RaiseException, match="append-only: TRUNCATE rejected"),
+    ):
+        conn.execute("TRUNCATE audit_records")
+    assert store.count() == 1
+    store.close()
+
+
+def test_append_raises_when_another_writer_holds_the_lock(sqlite_backend: Backend) -> None:
+    """A write that cannot get the database within the busy timeout is not acknowledged."""
+    store = sqlite_backend.open(timeout_s=0.05)
+    store.append(make_draft(1))
+    assert isinstance(sqlite_backend.target, SqliteTarget)
+    blocker = sqlite3.connect(sqlite_backend.target.path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(
+            AuditWriteError, match=r"was not recorded in SQLite .*database is locked"
+        ):
+            store.append(make_draft(2))
+        assert "database is locked" in (store.check_writable() or "")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.count() == 1
+    assert store.check_writable() is None
+    store.close()
+
+
+def test_append_raises_when_the_sqlite_file_was_removed(sqlite_backend: Backend) -> None:
+    """Writes into a deleted file would vanish, so the store refuses them."""
+    store = sqlite_backend.open()
+    store.append(make_draft(1))
+    assert isinstance(sqlite_backend.target, SqliteTarget)
+    sqlite_backend.target.path.unlink()
+    with pytest.raises(AuditWriteError, match="was removed or replaced"):
+        store.append(make_draft(2))
+    assert "was removed or replaced" in (store.check_writable() or "")
+    store.close()
+
+
+@pytest.mark.integration
+def test_append_raises_when_the_postgres_database_is_dropped(
+    postgres_server: str, postgres_dsn: str
+) -> None:
+    """With its database gone, an append fails with AuditWriteError instead of returning."""
+    store = open_store(PostgresTarget(postgres_dsn), pool_size=1, timeout_s=0.5)
+    store.append(make_draft(1))
+    name = postgres_dsn.rsplit("/", 1)[1]
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    try:
+        with pytest.raises(AuditWriteError, match="was not recorded in PostgreSQL"):
+            store.append(make_draft(2))
+        assert "is not reachable" in (store.check_writable() or "")
+    finally:
+        store.close()
+
+
+def test_open_raises_store_unavailable_when_postgres_is_unreachable() -> None:
+    """A server that does not answer is a clear StoreUnavailableError, without the password."""
+    with pytest.raises(
+        StoreUnavailableError, match=r"cannot open PostgreSQL postgresql://u:\*\*\*@"
+    ):
+        open_store(PostgresTarget("postgresql://u:s3cret@127.0.0.1:1/x"), timeout_s=0.5)
+
+
+def test_sqlite_store_uses_wal_and_full_sync(sqlite_backend: Backend) -> None:
+    """WAL journal and synchronous=FULL: an acknowledged append is on disk."""
+    store = sqlite_backend.open()
+    assert isinstance(store, SqliteStore)
+    assert sqlite_backend.query("PRAGMA journal_mode") == [("wal",)]
+    assert store._conn.execute("PRAGMA synchronous").fetchone() == (2,)
+    store.close()
+
+
+_APPENDER = """
+import sys
+from pathlib import Path
+from serving.core.db import SqliteStore
+from tests.serving.conftest import make_draft
+store = SqliteStore(Path(sys.argv[1]))
+for i in range(100000):
+    print(store.append(make_draft(i)).decision_id, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_acknowledged_appends_survive_kill_9(tmp_path: Path) -> None:
+    """Every decision id printed after append returned is in the log after SIGKILL."""
+    path = tmp_path / "audit.sqlite3"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _APPENDER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert proc.stdout is not None
+    acknowledged = [proc.stdout.readline().strip() for _ in range(30)]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = SqliteStore(path)
+    stored = {r.decision_id for r in store.iter_rows()}
+    assert set(acknowledged) <= stored
+    assert verify_rows(store.iter_rows()) == []
+    store.close()
