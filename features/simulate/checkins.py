@@ -11,7 +11,7 @@ from features.simulate.calendar import Timeline
 from features.simulate.config import SimulationConfig
 from features.simulate.latent import Paths, active_months, post_default_factor
 from features.simulate.population import Firms
-from features.simulate.writer import Frame
+from features.simulate.writer import Coded, Frame
 
 _WEEKDAY = np.array([0.97, 0.985, 0.985, 0.975, 0.93])
 _BEFORE_HOLIDAY = 0.85
@@ -43,19 +43,19 @@ def checkins_frame(
     day_factor = _WEEKDAY[work.weekday] * np.where(work.before_holiday, _BEFORE_HOLIDAY, 1.0)
     month = work.month_index
     n_days = len(work.days)
-    p = np.clip(attendance[:, month] * day_factor[None, :], 0.0, 1.0)
-    staff = headcount[:, month]
-    checked = rng.binomial(staff, p)
     day_number = work.days.astype(np.int64)[None, :]
     keep = (
         active[:, month]
-        & (staff > 0)
+        & (headcount[:, month] > 0)
         & (day_number >= firms.founding[members, None])
         & (rng.random((len(members), n_days)) >= cfg.messiness.checkin_missing_day_rate)
     )
     firm_idx, day_idx = np.nonzero(keep)
+    m = month[day_idx]
+    p = np.clip(attendance[firm_idx, m] * day_factor[day_idx], 0.0, 1.0)
+    checked = rng.binomial(headcount[firm_idx, m], p)
     return {
-        "credit_code": firms.codes[members[firm_idx]],
+        "credit_code": Coded(firms.codes, members[firm_idx]),
         "date": work.days[day_idx],
-        "staff_checked_in": checked[keep].astype(np.int64),
+        "staff_checked_in": checked.astype(np.int64),
     }

@@ -13,7 +13,7 @@ from features.simulate.calendar import Timeline
 from features.simulate.config import SimulationConfig
 from features.simulate.latent import Paths, active_months, post_default_factor
 from features.simulate.population import Firms
-from features.simulate.writer import Frame
+from features.simulate.writer import Coded, Frame
 
 _HEALTH_ELASTICITY = 0.7
 _LAG_WEIGHT = 0.3
@@ -61,11 +61,11 @@ def electricity_frame(
     )
     firm_idx, meter_idx, month_idx = np.nonzero(keep)
     meter_names = np.array(
-        [[f"{code}-E{k + 1}" for k in range(_MAX_METERS)] for code in firms.codes], dtype=object
-    ).reshape(firms.n, _MAX_METERS)
+        [f"{code}-E{k + 1}" for code in firms.codes for k in range(_MAX_METERS)], dtype=object
+    )
     return {
-        "meter_id": meter_names[firm_idx, meter_idx],
-        "credit_code": firms.codes[firm_idx],
+        "meter_id": Coded(meter_names, firm_idx * _MAX_METERS + meter_idx),
+        "credit_code": Coded(firms.codes, firm_idx),
         "month": timeline.month_starts[month_idx],
         "kwh": kwh[keep],
         "published_date": published[keep].astype("datetime64[D]"),

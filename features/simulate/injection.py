@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from features.contracts.tables import CONTRACTS
 from features.credit_code import ALPHABET
-from features.simulate.writer import Frame, frame_rows
+from features.simulate.writer import Coded, Column, Frame, frame_rows
 
 INJECTED_SCHEMA = pa.schema(
     [
@@ -191,8 +191,12 @@ def _append_conflicting_copies(
     frame: Frame, rows: npt.NDArray[np.int64], rng: np.random.Generator
 ) -> Frame:
     """Append copies of ``rows``; a numeric non-key value differs so the copies conflict."""
-    copies = {k: v[rows].copy() for k, v in frame.items()}
+    copies: Frame = {
+        k: v.take(rows) if isinstance(v, Coded) else v[rows].copy() for k, v in frame.items()
+    }
     for column, values in copies.items():
+        if isinstance(values, Coded):
+            continue
         if values.dtype.kind == "f":
             copies[column] = np.where(
                 np.isnan(values), 1.0, values * rng.uniform(1.1, 1.5, len(rows))
@@ -201,4 +205,10 @@ def _append_conflicting_copies(
         if values.dtype.kind == "i" and column not in ("fiscal_year", "revision"):
             copies[column] = values + rng.integers(1, 4, len(rows))
             break
-    return {k: np.concatenate([frame[k], copies[k]]) for k in frame}
+    return {k: _extend(frame[k], copies[k]) for k in frame}
+
+
+def _extend(first: Column, second: Column) -> Column:
+    if isinstance(first, Coded) and isinstance(second, Coded):
+        return first.extend(second)
+    return np.concatenate([first, second])

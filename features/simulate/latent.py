@@ -103,7 +103,9 @@ def step(
     """Advance the AR(1) deviation, the underlying problem and the stress by one month."""
     x = state.x
     x_next = hc.phi * x + hc.sigma * sigma_factor * rng.standard_normal(x.shape)
-    shock = (rng.random(x.shape) < stress_prob) * rng.exponential(hc.stress_mean, x.shape)
+    shock = np.zeros(x.shape)
+    hit = np.flatnonzero(rng.random(x.shape) < stress_prob)  # rare: draw sizes for hits only
+    shock.flat[hit] = rng.exponential(hc.stress_mean, len(hit))
     pressure = hc.stress_decay * state.pressure + shock
     stress = hc.stress_onset * state.stress + (1 - hc.stress_onset) * pressure
     return State(x=x_next, pressure=pressure, stress=stress)

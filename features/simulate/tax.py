@@ -14,7 +14,7 @@ from features.simulate.config import SimulationConfig
 from features.simulate.enterprises import NO_DAY, Certificates
 from features.simulate.latent import Paths, active_months, post_default_factor
 from features.simulate.population import Firms
-from features.simulate.writer import Frame
+from features.simulate.writer import Coded, Frame
 
 _ZERO_INTERCEPT = -4.0
 _ZERO_HEALTH_SLOPE = -1.5
@@ -70,7 +70,7 @@ def tax_frame(
     )
     firm_idx, month_idx = np.nonzero(keep)
     return {
-        "credit_code": firms.codes[firm_idx],
+        "credit_code": Coded(firms.codes, firm_idx),
         "month": timeline.month_starts[month_idx],
         "vat_paid_wan": vat[keep],
         "income_tax_paid_wan": income[keep],

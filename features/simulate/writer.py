@@ -2,13 +2,17 @@
 
 A table is built as a ``Frame``: column name to numpy array. Dates are numpy
 ``datetime64[D]`` (NaT for null), counts are float (NaN for null), strings are object
-arrays. The Arrow types come from the pandera contract so the files match it exactly;
-nothing time-dependent goes into the files, so the same data give the same bytes.
+arrays, or ``Coded`` columns when few distinct strings repeat over many rows (credit
+codes in the daily and monthly tables: converting millions of Python strings to Arrow
+one by one would dominate the run time). The Arrow types come from the pandera contract
+so the files match it exactly; nothing time-dependent goes into the files, so the same
+data give the same bytes.
 """
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +23,51 @@ from features.contracts.tables import CONTRACTS
 from features.layout import DataLayout
 from jifen.errors import DataContractError
 
-Frame = dict[str, npt.NDArray[Any]]
+
+@dataclass
+class Coded:
+    """A string column kept as its distinct values and one index per row."""
+
+    values: npt.NDArray[np.object_]
+    index: npt.NDArray[np.int64]
+
+    @property
+    def dtype(self) -> np.dtype[np.object_]:
+        """Behave like an object array for code that inspects the kind."""
+        return np.dtype(object)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, rows: Any) -> Any:
+        return self.values[self.index[rows]]
+
+    def __setitem__(self, row: int, value: Any) -> None:
+        self.values = np.append(self.values, np.array([value], dtype=object))
+        self.index[row] = len(self.values) - 1
+
+    def copy(self) -> Self:
+        """Return an independent copy."""
+        return type(self)(self.values.copy(), self.index.copy())
+
+    def take(self, rows: npt.NDArray[np.int64]) -> Self:
+        """Return the column restricted to ``rows``."""
+        return type(self)(self.values, self.index[rows])
+
+    def extend(self, other: Self) -> Self:
+        """Return this column followed by ``other``."""
+        return type(self)(
+            np.concatenate([self.values, other.values]),
+            np.concatenate([self.index, other.index + len(self.values)]),
+        )
+
+    def to_arrow(self) -> pa.Array:
+        """Arrow string array, built by an Arrow take (no per-row Python strings)."""
+        return pa.array(self.values, type=pa.string()).take(pa.array(self.index))
+
+
+Column = npt.NDArray[Any] | Coded
+Frame = dict[str, Column]
 _COMPRESSION = "zstd"
 _ARROW_TYPES = {
     "str": pa.string(),
@@ -45,7 +93,11 @@ def arrow_schema(table: str) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _to_arrow(values: npt.NDArray[Any], kind: pa.DataType) -> pa.Array:
+def _to_arrow(values: Column, kind: pa.DataType) -> pa.Array:
+    if isinstance(values, Coded):
+        return values.to_arrow()
+    if values.dtype.kind == "O":
+        return pa.array(values, type=kind)  # strings are never null here: skip NaN checks
     if kind == pa.int64() and values.dtype.kind == "f":
         missing = np.isnan(values)
         return pa.array(np.where(missing, 0, values).astype(np.int64), mask=missing, type=kind)

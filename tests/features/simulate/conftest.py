@@ -57,8 +57,8 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
 @pytest.fixture(scope="session")
 def injected_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """The small run with 1 % of rows made to break the contract."""
-    return simulate(tmp_path_factory.mktemp("injected"), injection_rate=0.01, **SMALL)
+    """The small run with 5 % of rows made to break the contract (every table gets some)."""
+    return simulate(tmp_path_factory.mktemp("injected"), injection_rate=0.05, **SMALL)
 
 
 @pytest.fixture(scope="session")
