@@ -186,6 +186,28 @@ def build_entity_snapshot(
     )  # fmt: skip
 
 
+def point_in_time_features(
+    layout: DataLayout,
+    spine: pa.Table,
+    *,
+    stage: SourceStage = DEFAULT_STAGE,
+    feature_set: FeatureSet | None = None,
+) -> pa.Table:
+    """Enterprise features for any (credit_code, as_of) rows, each as of its own date.
+
+    Returns one row per distinct spine row: credit_code, as_of, then the entity features.
+    """
+    fs = feature_set or load_feature_set()
+    con = connect()
+    try:
+        load_sources(con, layout, stage, tables=_entity_tables())
+        load_spine(con, spine)
+        compute_entity_features(con, fs)
+        return con.sql("SELECT * FROM entity_features ORDER BY credit_code, as_of").to_arrow_table()
+    finally:
+        con.close()
+
+
 def _entity_tables() -> tuple[str, ...]:
     return (
         "enterprises",

@@ -13,16 +13,24 @@ WITH visible AS (
         AND c.date >= s.as_of - 365
 ),
 stats AS (
+    -- Means, variance and slope come from exact integer sums, so the result does not
+    -- depend on the order in which parallel threads combine rows.
     SELECT
         credit_code,
         as_of,
-        avg(n) FILTER (WHERE age <= 30) AS mean_30d,
-        avg(n) FILTER (WHERE age BETWEEN 31 AND 60) AS mean_prev_30d,
-        avg(n) FILTER (WHERE age <= 90) AS mean_90d,
-        avg(n) FILTER (WHERE age BETWEEN 91 AND 180) AS mean_prev_90d,
-        avg(n) AS mean_365d,
-        stddev_samp(n) FILTER (WHERE age <= 90) AS std_90d,
-        regr_slope(n, -age) FILTER (WHERE age <= 90) AS slope_90d,
+        sum(n) FILTER (WHERE age <= 30) / count(*) FILTER (WHERE age <= 30) AS mean_30d,
+        sum(n) FILTER (WHERE age BETWEEN 31 AND 60)
+            / count(*) FILTER (WHERE age BETWEEN 31 AND 60) AS mean_prev_30d,
+        sum(n) FILTER (WHERE age <= 90) / count(*) FILTER (WHERE age <= 90) AS mean_90d,
+        sum(n) FILTER (WHERE age BETWEEN 91 AND 180)
+            / count(*) FILTER (WHERE age BETWEEN 91 AND 180) AS mean_prev_90d,
+        sum(n) / count(*) AS mean_365d,
+        count(*) FILTER (WHERE age <= 90) AS k_90d,
+        sum(n) FILTER (WHERE age <= 90) AS s_90d,
+        sum(n * n) FILTER (WHERE age <= 90) AS ss_90d,
+        sum(age) FILTER (WHERE age <= 90) AS sx_90d,
+        sum(age * age) FILTER (WHERE age <= 90) AS sxx_90d,
+        sum(n * age) FILTER (WHERE age <= 90) AS sxy_90d,
         max(n) AS headcount,
         count(*) FILTER (WHERE age <= 30 AND n = 0) AS zero_30d,
         count(*) FILTER (WHERE age <= 90 AND n = 0) AS zero_90d,
@@ -30,6 +38,16 @@ stats AS (
         min(age) AS days_since_last
     FROM visible
     GROUP BY credit_code, as_of
+),
+moments AS (
+    SELECT
+        *,
+        CASE WHEN k_90d > 1
+            THEN sqrt(greatest(ss_90d - s_90d * s_90d / k_90d, 0) / (k_90d - 1)) END AS std_90d,
+        -- slope of n against time (x = -age): minus the slope against age
+        -(k_90d * sxy_90d - sx_90d * s_90d)
+            / nullif(k_90d * sxx_90d - sx_90d * sx_90d, 0) AS slope_90d
+    FROM stats
 )
 SELECT
     credit_code,
@@ -49,4 +67,4 @@ SELECT
     days_30d AS ck_days_reported_30d,
     days_since_last AS ck_days_since_last,
     std_90d / nullif(mean_90d, 0) AS ck_cv_90d
-FROM stats
+FROM moments

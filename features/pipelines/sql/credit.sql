@@ -6,17 +6,16 @@ WITH visible AS (
         s.as_of,
         e.event_type,
         e.event_date,
-        e.amount_wan,
+        -- exact integers (0.01 CNY), so sums do not depend on the order rows arrive in
+        CAST(round(e.amount_wan * 1e6) AS HUGEINT) AS cents,
         e.event_date > s.as_of - INTERVAL 12 MONTH AS in_12m,
         e.event_date > s.as_of - INTERVAL 24 MONTH AS in_24m,
         e.event_date > s.as_of - INTERVAL 36 MONTH AS in_36m
     FROM spine AS s
     JOIN src_credit_events AS e
-        ON e.credit_code = s.credit_code AND e.published_date <= s.as_of
-    QUALIFY row_number() OVER (
-        PARTITION BY s.credit_code, s.as_of, e.event_id
-        ORDER BY e.published_date DESC, e.event_date DESC, e.amount_wan DESC
-    ) = 1
+        ON e.credit_code = s.credit_code
+        AND e.published_date <= s.as_of
+        AND (e.superseded_date IS NULL OR e.superseded_date > s.as_of)
 ),
 repairs AS (
     SELECT credit_code, as_of,
@@ -56,15 +55,15 @@ SELECT
         AS credit_months_since_repair,
     coalesce(any_value(r.last_listing) > coalesce(any_value(r.last_repair), DATE '0001-01-01'),
         FALSE) AS credit_dishonest_active,
-    coalesce(sum(amount_wan) FILTER (WHERE event_type = 'overdue' AND in_12m), 0)
+    coalesce(sum(cents) FILTER (WHERE event_type = 'overdue' AND in_12m), 0) / 1e6
         AS credit_overdue_amount_12m,
-    coalesce(sum(amount_wan) FILTER (WHERE event_type = 'overdue' AND in_36m), 0)
+    coalesce(sum(cents) FILTER (WHERE event_type = 'overdue' AND in_36m), 0) / 1e6
         AS credit_overdue_amount_36m,
-    coalesce(sum(amount_wan) FILTER (
+    coalesce(sum(cents) FILTER (
         WHERE event_type = 'overdue'
         AND event_date > coalesce(r.last_repair, DATE '0001-01-01')
-    ), 0) AS credit_overdue_amount_unrepaired,
-    coalesce(sum(amount_wan) FILTER (WHERE event_type = 'court_judgment' AND in_36m), 0)
+    ), 0) / 1e6 AS credit_overdue_amount_unrepaired,
+    coalesce(sum(cents) FILTER (WHERE event_type = 'court_judgment' AND in_36m), 0) / 1e6
         AS credit_judgment_amount_36m
 FROM visible AS v
 JOIN repairs AS r ON r.credit_code = v.credit_code AND r.as_of = v.as_of

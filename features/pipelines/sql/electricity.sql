@@ -1,7 +1,8 @@
 -- Electricity as of each spine date. idx 0 is the calendar month before the as-of month.
--- Per meter and month the latest reading published by the as-of date counts; a reading
--- between $min_ratio and $max_ratio times below its meter's median over the window is
--- MWh reported as kWh and is multiplied by $factor (zero readings are never corrected).
+-- Per meter and month the version in force on the as-of date counts (superseded_date, see
+-- sources.py). A reading between $min_ratio and $max_ratio times below its meter's median
+-- over the window is MWh reported as kWh and is multiplied by $factor (zero readings are
+-- never corrected).
 WITH visible AS (
     SELECT
         s.credit_code,
@@ -14,12 +15,9 @@ WITH visible AS (
     JOIN src_electricity_monthly AS e
         ON e.credit_code = s.credit_code
         AND e.published_date <= s.as_of
+        AND (e.superseded_date IS NULL OR e.superseded_date > s.as_of)
         AND e.month < s.as_of_month
         AND e.month >= s.as_of_month - to_months(CAST($median_window_months AS INTEGER))
-    QUALIFY row_number() OVER (
-        PARTITION BY s.credit_code, s.as_of, e.meter_id, e.month
-        ORDER BY e.published_date DESC, e.kwh DESC
-    ) = 1
 ),
 checked AS (
     SELECT
@@ -30,37 +28,57 @@ checked AS (
     FROM visible
 ),
 monthly AS (
+    -- Sums, variances and slopes run on exact integers (milli-kWh), so a rebuild gives
+    -- the same bits whatever order parallel threads combine rows in.
     SELECT
         credit_code,
         as_of,
         idx,
-        sum(CASE WHEN unit_error THEN kwh * $factor ELSE kwh END) AS kwh,
+        sum(CAST(round(CASE WHEN unit_error THEN kwh * $factor ELSE kwh END * 1000) AS HUGEINT))
+            AS y,
+        y / 1000 AS kwh,
         count(*) FILTER (WHERE unit_error) AS corrections,
         count(*) AS meters
     FROM checked
     GROUP BY credit_code, as_of, idx
 ),
-stats AS (
+sums AS (
     SELECT
         credit_code,
         as_of,
         median(kwh) AS firm_median,
         arg_min(kwh, idx) AS kwh_last,
         min(idx) + 1 AS months_since_last,
-        avg(kwh) FILTER (WHERE idx < 3) AS mean_3m,
-        avg(kwh) FILTER (WHERE idx < 6) AS mean_6m,
-        avg(kwh) FILTER (WHERE idx < 12) AS mean_12m,
-        avg(kwh) FILTER (WHERE idx BETWEEN 12 AND 14) AS mean_3m_last_year,
-        avg(kwh) FILTER (WHERE idx BETWEEN 12 AND 23) AS mean_12m_last_year,
-        stddev_samp(kwh) FILTER (WHERE idx < 12) AS std_12m,
-        regr_slope(kwh, -idx) FILTER (WHERE idx < 12) AS slope_12m,
+        sum(y) FILTER (WHERE idx < 3) / count(*) FILTER (WHERE idx < 3) / 1000 AS mean_3m,
+        sum(y) FILTER (WHERE idx < 6) / count(*) FILTER (WHERE idx < 6) / 1000 AS mean_6m,
+        sum(y) FILTER (WHERE idx BETWEEN 12 AND 14)
+            / count(*) FILTER (WHERE idx BETWEEN 12 AND 14) / 1000 AS mean_3m_last_year,
+        sum(y) FILTER (WHERE idx BETWEEN 12 AND 23)
+            / count(*) FILTER (WHERE idx BETWEEN 12 AND 23) / 1000 AS mean_12m_last_year,
         count(*) FILTER (WHERE idx < 12) AS months_12m,
+        sum(y) FILTER (WHERE idx < 12) AS sy,
+        sum(y * y) FILTER (WHERE idx < 12) AS syy,
+        sum(idx) FILTER (WHERE idx < 12) AS sx,
+        sum(idx * idx) FILTER (WHERE idx < 12) AS sxx,
+        sum(idx * y) FILTER (WHERE idx < 12) AS sxy,
         count(*) FILTER (WHERE idx < 12 AND kwh = 0) AS zero_months_12m,
         min(kwh) FILTER (WHERE idx < 12) AS min_12m,
         sum(corrections) FILTER (WHERE idx < 12) AS corrections_12m,
         max(meters) FILTER (WHERE idx < 12) AS meters_12m
     FROM monthly
     GROUP BY credit_code, as_of
+),
+stats AS (
+    SELECT
+        *,
+        sy / months_12m / 1000 AS mean_12m,
+        CASE WHEN months_12m > 1
+            THEN sqrt((months_12m * syy - sy * sy) / (months_12m * (months_12m - 1))) / 1000
+        END AS std_12m,
+        -- slope against time (x = -idx) is minus the slope against idx
+        -(months_12m * sxy - sx * sy) / nullif(months_12m * sxx - sx * sx, 0) / 1000
+            AS slope_12m
+    FROM sums
 ),
 low AS (
     SELECT m.credit_code, m.as_of, count(*) AS low_months_12m

@@ -5,44 +5,58 @@ WITH visible AS (
     SELECT
         s.credit_code,
         s.as_of,
-        t.vat_paid_wan AS vat,
-        t.income_tax_paid_wan AS income_tax,
+        CAST(round(t.vat_paid_wan * 1e6) AS HUGEINT) AS y,
+        CAST(round(t.income_tax_paid_wan * 1e6) AS HUGEINT) AS income_y,
         t.zero_filing,
         date_diff('month', t.month, s.as_of_month) - 1 AS idx
     FROM spine AS s
     JOIN src_tax_monthly AS t
         ON t.credit_code = s.credit_code
         AND t.filing_date <= s.as_of
+        AND (t.superseded_date IS NULL OR t.superseded_date > s.as_of)
         AND t.month < s.as_of_month
         AND t.month >= s.as_of_month - INTERVAL 24 MONTH
-    QUALIFY row_number() OVER (
-        PARTITION BY s.credit_code, s.as_of, t.month
-        ORDER BY t.filing_date DESC, t.vat_paid_wan DESC, t.income_tax_paid_wan DESC
-    ) = 1
 ),
-stats AS (
+sums AS (
+    -- Money runs on exact integers (1e-6 of CNY 10k = 0.01 CNY), so a rebuild gives the
+    -- same bits whatever order parallel threads combine rows in.
     SELECT
         credit_code,
         as_of,
-        sum(vat) FILTER (WHERE idx < 3) AS vat_3m,
-        sum(vat) FILTER (WHERE idx < 6) AS vat_6m,
-        sum(vat) FILTER (WHERE idx < 12) AS vat_12m,
-        avg(vat) FILTER (WHERE idx < 3) AS mean_3m,
-        avg(vat) FILTER (WHERE idx < 6) AS mean_6m,
-        avg(vat) FILTER (WHERE idx < 12) AS mean_12m,
-        avg(vat) FILTER (WHERE idx BETWEEN 12 AND 14) AS mean_3m_last_year,
-        avg(vat) FILTER (WHERE idx BETWEEN 12 AND 23) AS mean_12m_last_year,
-        stddev_samp(vat) FILTER (WHERE idx < 12) AS std_12m,
-        regr_slope(vat, -idx) FILTER (WHERE idx < 12) AS slope_12m,
+        sum(y) FILTER (WHERE idx < 3) / 1e6 AS vat_3m,
+        sum(y) FILTER (WHERE idx < 6) / 1e6 AS vat_6m,
+        sum(y) FILTER (WHERE idx < 12) / 1e6 AS vat_12m,
+        vat_3m / count(*) FILTER (WHERE idx < 3) AS mean_3m,
+        vat_6m / count(*) FILTER (WHERE idx < 6) AS mean_6m,
+        vat_12m / count(*) FILTER (WHERE idx < 12) AS mean_12m,
+        sum(y) FILTER (WHERE idx BETWEEN 12 AND 14)
+            / count(*) FILTER (WHERE idx BETWEEN 12 AND 14) / 1e6 AS mean_3m_last_year,
+        sum(y) FILTER (WHERE idx BETWEEN 12 AND 23)
+            / count(*) FILTER (WHERE idx BETWEEN 12 AND 23) / 1e6 AS mean_12m_last_year,
+        sum(y) FILTER (WHERE idx < 12) AS sy,
+        sum(y * y) FILTER (WHERE idx < 12) AS syy,
+        sum(idx) FILTER (WHERE idx < 12) AS sx,
+        sum(idx * idx) FILTER (WHERE idx < 12) AS sxx,
+        sum(idx * y) FILTER (WHERE idx < 12) AS sxy,
         count(*) FILTER (WHERE idx < 6 AND zero_filing) AS zero_6m,
         count(*) FILTER (WHERE idx < 12 AND zero_filing) AS zero_12m,
         count(*) FILTER (WHERE idx < 6) AS months_6m,
         count(*) FILTER (WHERE idx < 12) AS months_12m,
-        sum(income_tax) FILTER (WHERE idx < 12) AS income_tax_12m,
+        sum(income_y) FILTER (WHERE idx < 12) / 1e6 AS income_tax_12m,
         min(idx) AS latest_idx,
         min(idx) FILTER (WHERE NOT zero_filing) AS latest_nonzero_idx
     FROM visible
     GROUP BY credit_code, as_of
+),
+stats AS (
+    SELECT
+        *,
+        CASE WHEN months_12m > 1
+            THEN sqrt((months_12m * syy - sy * sy) / (months_12m * (months_12m - 1))) / 1e6
+        END AS std_12m,
+        -(months_12m * sxy - sx * sy) / nullif(months_12m * sxx - sx * sx, 0) / 1e6
+            AS slope_12m
+    FROM sums
 ),
 streak AS (
     SELECT v.credit_code, v.as_of, count(*) AS zero_streak

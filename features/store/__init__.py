@@ -1,0 +1,1 @@
+"""Feast feature store: configuration, offline/online plumbing and the ``features`` CLI."""
