@@ -1,0 +1,184 @@
+"""What a training run leaves behind: bundle files, fingerprint, tracking record.
+
+Kept apart from the pipeline so that the orchestration reads as steps and the exact
+contents of a bundle can be read in one place.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from training.blend import PointsBlend
+from training.bundle import MODEL_ONNX, MODEL_TEXT, sha256_file, to_json_bytes
+from training.calibrate import Calibrator
+from training.config import TrainingConfig
+from training.encode import FeatureEncoder
+from training.export import ParityResult
+from training.grades import MasterScale
+from training.metrics import discrimination
+from training.monotonicity import MonotonicityReport
+from training.plots import calibration_png, roc_png
+from training.scorer import ONNX_INPUT
+from training.spec import DatasetSpec
+from training.tracking import RunRecord
+from training.tune import TuningResult
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The fitted pieces of the chain."""
+
+    booster: lgb.Booster
+    encoder: FeatureEncoder
+    calibrator: Calibrator
+    blend: PointsBlend | None
+    scale: MasterScale
+
+
+def fingerprint(
+    dataset: Path,
+    spec_path: Path,
+    catalogue_version: str | None,
+    feature_service_version: str | None,
+) -> dict[str, str]:
+    """SHA-256 of the training set and the spec, plus upstream versions when given."""
+    out = {
+        "dataset_file": dataset.name,
+        "dataset_sha256": sha256_file(dataset),
+        "spec_sha256": sha256_file(spec_path),
+    }
+    if catalogue_version:
+        out["catalogue_version"] = catalogue_version
+    if feature_service_version:
+        out["feature_service_version"] = feature_service_version
+    return out
+
+
+def features_json(
+    spec: DatasetSpec, encoder: FeatureEncoder, monotone: list[int]
+) -> dict[str, Any]:
+    """Input contract of the model: raw columns in, feature order, ONNX tensor names."""
+    return {
+        "feature_order": encoder.feature_names,
+        "categorical": list(spec.categorical),
+        "numeric": list(spec.numeric),
+        "monotone": {f: m for f, m in zip(encoder.feature_names, monotone, strict=True) if m},
+        "points_column": spec.points_column,
+        "id_column": spec.id_column,
+        "time_column": spec.time_column,
+        "onnx_input": ONNX_INPUT,
+        "onnx_input_dtype": "float32",
+        "onnx_output": "probabilities",
+        "onnx_output_column": 1,
+    }
+
+
+def bundle_files(
+    fitted: Fitted,
+    onnx_bytes: bytes,
+    spec: DatasetSpec,
+    monotone: list[int],
+    metrics: dict[str, Any],
+    report: dict[str, Any],
+    training: dict[str, Any],
+) -> dict[str, bytes]:
+    """Every file of the bundle except the manifest, as bytes."""
+    files = {
+        MODEL_ONNX: onnx_bytes,
+        MODEL_TEXT: fitted.booster.model_to_string().encode("utf-8"),
+        "encoder.json": to_json_bytes(fitted.encoder.to_dict()),
+        "calibrator.json": to_json_bytes(fitted.calibrator.to_dict()),
+        "features.json": to_json_bytes(features_json(spec, fitted.encoder, monotone)),
+        "master_scale.json": to_json_bytes(fitted.scale.to_dict()),
+        "metrics.json": to_json_bytes(metrics),
+        "evaluation.json": to_json_bytes(report),
+        "training.json": to_json_bytes(training),
+        "spec.json": to_json_bytes(spec.model_dump(mode="json")),
+    }
+    if fitted.blend is not None:
+        files["blend.json"] = to_json_bytes(fitted.blend.to_dict())
+    return files
+
+
+def training_json(
+    config: TrainingConfig,
+    tuning: TuningResult,
+    parity: ParityResult,
+    monotonicity: MonotonicityReport,
+    split: dict[str, Any],
+    fingerprint_: dict[str, str],
+    dask: str | None,
+) -> dict[str, Any]:
+    """How the model was trained: parameters, study, checks, split and data fingerprint."""
+    study = {k: v for k, v in tuning.summary.items() if k != "trials"}
+    return {
+        "lightgbm_params": tuning.params,
+        "best_iteration": tuning.best_iteration,
+        "study": study,
+        "config": config.model_dump(mode="json"),
+        "parity": parity.to_dict(),
+        "monotonicity": monotonicity.to_dict(),
+        "split": split,
+        "fingerprint": fingerprint_,
+        "trained_with": f"dask:{dask}" if dask else "single-process",
+    }
+
+
+def input_example(frame: pd.DataFrame, spec: DatasetSpec, rows: int = 5) -> pd.DataFrame:
+    """Return a few raw input rows (features and points) with plain dtypes, for the pyfunc model."""
+    columns = [*spec.features, *([spec.points_column] if spec.points_column else [])]
+    example = frame[list(dict.fromkeys(columns))].head(rows).copy()
+    for column in spec.categorical:
+        example[column] = example[column].astype(object).where(example[column].notna(), None)
+    for column in [c for c in example.columns if c not in spec.categorical]:
+        example[column] = pd.to_numeric(example[column], errors="coerce").astype("float64")
+    return example
+
+
+def run_record(
+    name: str,
+    bundle_path: Path,
+    metrics: dict[str, Any],
+    training: dict[str, Any],
+    tuning: TuningResult,
+    report: dict[str, Any],
+    plots: dict[str, bytes],
+    example: pd.DataFrame,
+) -> RunRecord:
+    """Build the tracking record of a run: params, metrics, tags, reports, plots and example."""
+    params = {**tuning.params, "best_iteration": tuning.best_iteration}
+    params |= {"calibration": training["config"]["calibration"]["method"]}
+    params |= {"imbalance": training["config"]["tuning"]["imbalance"]}
+    params |= {"trained_with": training["trained_with"]}
+    tags = {f"data.{k}": str(v) for k, v in training["fingerprint"].items()}
+    tags |= {"bundle.version": bundle_path.name, "bundle.path": str(bundle_path)}
+    tags |= {"bundle.manifest_sha256": sha256_file(bundle_path / "manifest.json")}
+    return RunRecord(
+        name=name,
+        bundle_path=bundle_path,
+        params=params,
+        metrics=metrics,
+        tags=tags,
+        json_artifacts={"study.json": tuning.summary, "evaluation.json": report},
+        png_artifacts=plots,
+        input_example=example,
+    )
+
+
+def plots(y_test: np.ndarray, scored_test: pd.DataFrame, scale: MasterScale) -> dict[str, bytes]:
+    """ROC of points / model / blend and calibration per grade on the test vintage."""
+    scores = {"model": scored_test["pd_model"].to_numpy()}
+    if scored_test["pd_points_only"].notna().all():
+        scores = {"points only": scored_test["pd_points_only"].to_numpy(), **scores}
+        scores["blended"] = scored_test["pd"].to_numpy()
+    labelled = {f"{k} (AUC {discrimination(y_test, v)['auc']:.3f})": v for k, v in scores.items()}
+    return {
+        "roc_test.png": roc_png(y_test, labelled, "ROC, test vintage"),
+        "calibration_test.png": calibration_png(
+            y_test, scored_test["pd"].to_numpy(), scale, "Calibration per grade, test vintage"
+        ),
+    }

@@ -1,0 +1,182 @@
+"""Training configuration: one frozen pydantic model read from versioned YAML.
+
+The embedded ``training/config/training.yaml`` holds every default. A user file passed with
+``--config`` only needs the keys it changes; it is merged over the default mapping by
+mapping (lists and scalars are replaced whole).
+"""
+
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from training.errors import TrainingConfigError
+
+DEFAULT_CONFIG = "training.yaml"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Range(_Frozen):
+    """A search range of one hyperparameter."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.low < self.high:
+            raise ValueError(f"low must be below high; got {self.low} and {self.high}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0; got {self.low}")
+        return self
+
+
+class SearchSpace(_Frozen):
+    """Ranges Optuna's TPE sampler draws LightGBM parameters from."""
+
+    learning_rate: Range
+    num_leaves: Range
+    min_child_samples: Range
+    feature_fraction: Range
+    bagging_fraction: Range
+    lambda_l1: Range
+    lambda_l2: Range
+    min_gain_to_split: Range
+
+
+class TuningConfig(_Frozen):
+    """Budget, early stopping, imbalance handling and search space of the study."""
+
+    n_trials: int = Field(ge=1, le=10_000)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    max_boost_rounds: int = Field(ge=10, le=100_000)
+    early_stopping_rounds: int = Field(ge=5, le=10_000)
+    imbalance: Literal["none", "tune_scale_pos_weight"]
+    monotone_methods: tuple[Literal["basic", "intermediate", "advanced"], ...] = Field(min_length=1)
+    search: SearchSpace
+
+
+class EncodingConfig(_Frozen):
+    """Smoothed weight-of-evidence encoding of categorical features."""
+
+    smoothing: float = Field(ge=0)
+    folds: int = Field(ge=2, le=20)
+
+
+class CalibrationConfig(_Frozen):
+    """Which calibrator maps the model's probability to PD."""
+
+    method: Literal["platt", "isotonic"]
+    pd_floor: float = Field(ge=0, lt=0.01)
+    pd_cap: float = Field(gt=0.5, le=1)
+
+
+class ParityConfig(_Frozen):
+    """ONNX-versus-LightGBM parity check run before export."""
+
+    min_rows: int = Field(ge=1000)
+    tolerance: float = Field(gt=0, le=1e-3)
+
+
+class EvaluationConfig(_Frozen):
+    """Binning of stability indices and the smallest segment worth a row of metrics."""
+
+    psi_bins: int = Field(ge=2, le=50)
+    min_segment_rows: int = Field(ge=1)
+
+
+class MonotonicityConfig(_Frozen):
+    """The post-training check of monotone constraints."""
+
+    on_violation: Literal["fail", "warn"]
+    rows: int = Field(ge=10, le=100_000)
+    grid_size: int = Field(ge=3, le=1000)
+
+
+class DaskConfig(_Frozen):
+    """The local cluster started by ``--dask local``."""
+
+    local_workers: int = Field(ge=1, le=64)
+
+
+class PromotionConfig(_Frozen):
+    """Rule of ``jifen promote``."""
+
+    margin: float = Field(ge=0, le=0.2)
+
+
+class TrainingConfig(_Frozen):
+    """Everything about how to train that is not about the dataset (that is the spec)."""
+
+    config_version: Literal[1]
+    seed: int
+    n_jobs: int = Field(ge=1, le=64)
+    tuning: TuningConfig
+    encoding: EncodingConfig
+    calibration: CalibrationConfig
+    parity: ParityConfig
+    evaluation: EvaluationConfig
+    monotonicity: MonotonicityConfig
+    dask: DaskConfig
+    promotion: PromotionConfig
+
+    def with_budget(self, n_trials: int | None, timeout_seconds: float | None) -> "TrainingConfig":
+        """Return a copy with the CLI's trial and wall-time budget applied where given."""
+        update: dict[str, Any] = {}
+        if n_trials is not None:
+            update["n_trials"] = n_trials
+        if timeout_seconds is not None:
+            update["timeout_seconds"] = timeout_seconds
+        if not update:
+            return self
+        raw = self.model_dump()
+        raw["tuning"].update(update)
+        return _validate(raw, "budget options")
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate(raw: dict[str, Any], source: str) -> TrainingConfig:
+    try:
+        return TrainingConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise TrainingConfigError(f"training config ({source}): {where}: {err['msg']}") from exc
+
+
+def embedded_text(name: str) -> str:
+    """Return the text of a YAML file shipped in ``training/config/``."""
+    return files("training").joinpath("config", name).read_text(encoding="utf-8")
+
+
+def load_config(path: Path | None = None) -> TrainingConfig:
+    """Load the embedded default, merged with the user file at ``path`` when given.
+
+    Raises:
+        TrainingConfigError: the user file is missing, not a mapping or breaks a rule.
+
+    """
+    base = yaml.safe_load(embedded_text(DEFAULT_CONFIG))
+    if path is None:
+        return _validate(base, "embedded default")
+    if not path.is_file():
+        raise TrainingConfigError(f"training config {path} does not exist")
+    override = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(override, dict):
+        raise TrainingConfigError(f"training config {path} must hold a mapping")
+    return _validate(_merge(base, override), str(path))
