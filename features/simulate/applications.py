@@ -73,7 +73,7 @@ def draw_applications(
     ac = cfg.applications
     burn, n = timeline.burn_in, firms.n
     founding_month = firms.founding_month(timeline)
-    last_app = np.full(n, -10_000, dtype=np.int64)
+    last_app = np.full(n, NO_MONTH, dtype=np.int64)
     last_amount = np.zeros(n)
     starts = timeline.month_starts.astype(np.int64)
     products = [ac.products[p] for p in PRODUCTS]
@@ -89,8 +89,11 @@ def draw_applications(
         day = starts[t] + np.floor(rng.random(n) * timeline.days_in_month[t]).astype(np.int64)
         applies &= ~((paths.default_month == t) & (paths.default_day <= day))
         idx = np.flatnonzero(applies)
-        renew = (t - last_app[idx] >= _RENEWAL_AFTER_MONTHS) & (
-            rng.random(len(idx)) < ac.renewal_prob
+        had_loan = last_app[idx] >= 0
+        renew = (
+            had_loan
+            & (t - last_app[idx] >= _RENEWAL_AFTER_MONTHS)
+            & (rng.random(len(idx)) < ac.renewal_prob)
         )
         weights = np.stack(
             [

@@ -23,6 +23,10 @@ def auc(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.bool_]) -> float
     return float((ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
+def _figure(value: float, template: str) -> str:
+    return "n/a" if np.isnan(value) else template.format(value)
+
+
 @dataclass
 class SimulationSummary:
     """Figures of one run, shown by ``jifen simulate`` and used by tests."""
@@ -54,9 +58,9 @@ class SimulationSummary:
             table.add_row(name, f"{count:,} rows")
         table.add_section()
         table.add_row("matured applications", f"{self.matured:,}")
-        table.add_row("bad rate (12 m, matured)", f"{self.bad_rate:.2%}")
-        table.add_row("mean true PD (matured)", f"{self.mean_true_pd:.2%}")
-        table.add_row("oracle AUC (true PD vs flag)", f"{self.oracle_auc:.3f}")
+        table.add_row("bad rate (12 m, matured)", _figure(self.bad_rate, "{:.2%}"))
+        table.add_row("mean true PD (matured)", _figure(self.mean_true_pd, "{:.2%}"))
+        table.add_row("oracle AUC (true PD vs flag)", _figure(self.oracle_auc, "{:.3f}"))
         table.add_row("firms in default by snapshot", f"{self.defaulted_firms:,}")
         table.add_row("injected contract breaks", f"{self.injected:,}")
         table.add_section()
