@@ -8,7 +8,7 @@ into client logs.
 """
 
 import logging
-from typing import Final
+from typing import Any, Final
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
@@ -36,6 +36,13 @@ _STATUS_BY_ERROR: Final[tuple[tuple[type[JifenError], int], ...]] = (
     (ModelNotReadyError, 503),
     (StoreUnavailableError, 503),
 )
+
+
+AUTH_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    401: {"description": "API key missing, malformed, unknown or revoked"},
+    403: {"description": "The key's role may not use this endpoint"},
+}
+"""OpenAPI entries of every route behind an API key."""
 
 
 def http_error(exc: JifenError) -> HTTPException:

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -31,72 +32,20 @@ from serving.errors import (
     KeyNotFoundError,
     StoreUnavailableError,
 )
-from serving.schemas import DecisionDraft, Role, StoredKey, StoredRecord, utc_iso
+from serving.schemas import DecisionDraft, StoredKey, StoredRecord, utc_iso
 
 _ADVISORY_LOCK: Final = 0x4A4946454E  # "JIFEN": one lock id for chain appends and DDL
 _ROW_COLUMNS: Final = "sequence, decision_id, prev_hash, hash, body"
 _KEY_COLUMNS: Final = "key_id, name, role, secret_sha256, created_at, revoked_at"
-_ROLES: Final = ", ".join(f"'{r.value}'" for r in Role)
 _INSERT_RECORD: Final = (
     "INSERT INTO audit_records (sequence, decision_id, recorded_at, prev_hash, hash, body) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _HEAD: Final = "SELECT sequence, hash FROM audit_records ORDER BY sequence DESC LIMIT 1"
 
-_SQLITE_SCHEMA: Final = f"""
-CREATE TABLE IF NOT EXISTS audit_records (
-    sequence    INTEGER PRIMARY KEY CHECK (sequence >= 1),
-    decision_id TEXT NOT NULL UNIQUE,
-    recorded_at TEXT NOT NULL,
-    prev_hash   TEXT NOT NULL UNIQUE,
-    hash        TEXT NOT NULL UNIQUE,
-    body        TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS audit_records_recorded_at ON audit_records (recorded_at);
-CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
-BEGIN SELECT RAISE(ABORT, 'audit_records is append-only: UPDATE rejected'); END;
-CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
-BEGIN SELECT RAISE(ABORT, 'audit_records is append-only: DELETE rejected'); END;
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id        TEXT PRIMARY KEY,
-    name          TEXT NOT NULL,
-    role          TEXT NOT NULL CHECK (role IN ({_ROLES})),
-    secret_sha256 TEXT NOT NULL,
-    created_at    TEXT NOT NULL,
-    revoked_at    TEXT
-) STRICT;
-"""
 
-_POSTGRES_SCHEMA: Final = f"""
-CREATE TABLE IF NOT EXISTS audit_records (
-    sequence    BIGINT PRIMARY KEY CHECK (sequence >= 1),
-    decision_id TEXT NOT NULL UNIQUE,
-    recorded_at TIMESTAMPTZ NOT NULL,
-    prev_hash   CHAR(64) NOT NULL UNIQUE,
-    hash        CHAR(64) NOT NULL UNIQUE,
-    body        TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_records_recorded_at ON audit_records (recorded_at);
-CREATE OR REPLACE FUNCTION jifen_audit_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'audit_records is append-only: % rejected', TG_OP;
-END $$;
-CREATE OR REPLACE TRIGGER audit_records_append_only
-    BEFORE UPDATE OR DELETE ON audit_records
-    FOR EACH ROW EXECUTE FUNCTION jifen_audit_append_only();
-CREATE OR REPLACE TRIGGER audit_records_no_truncate
-    BEFORE TRUNCATE ON audit_records
-    FOR EACH STATEMENT EXECUTE FUNCTION jifen_audit_append_only();
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id        TEXT PRIMARY KEY,
-    name          TEXT NOT NULL,
-    role          TEXT NOT NULL CHECK (role IN ({_ROLES})),
-    secret_sha256 CHAR(64) NOT NULL,
-    created_at    TIMESTAMPTZ NOT NULL,
-    revoked_at    TIMESTAMPTZ
-);
-"""
+def _schema(backend: str) -> str:
+    return (files("serving.core") / "sql" / f"{backend}.sql").read_text(encoding="utf-8")
 
 
 class _Cursor(Protocol):
@@ -275,7 +224,11 @@ def _key_from_row(row: Sequence[Any]) -> StoredKey:
 
 
 class SqliteStore(Store):
-    """A store in one SQLite file (WAL, ``synchronous=FULL``), shared by threads via a lock."""
+    """A store in one SQLite file (WAL, ``synchronous=FULL``) shared by threads.
+
+    Writes go through one connection under a lock; short reads (key lookups, decisions)
+    use a second connection so they never wait behind an append's fsync.
+    """
 
     _errors = (sqlite3.Error,)
 
@@ -284,10 +237,12 @@ class SqliteStore(Store):
         self.description = f"SQLite {path}"
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
+        self._read_lock = threading.Lock()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = self._connect()
-            self._conn.executescript(_SQLITE_SCHEMA)
+            self._conn.executescript(_schema("sqlite"))
+            self._read_conn = self._connect()
             self._inode = path.stat().st_ino
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailableError(f"cannot open {self.description}: {exc}") from exc
@@ -319,8 +274,8 @@ class SqliteStore(Store):
 
     @contextmanager
     def _reading(self) -> Iterator[_Cursor]:
-        with self._lock:
-            yield self._conn.cursor()
+        with self._read_lock:
+            yield self._read_conn.cursor()
 
     @contextmanager
     def _streaming(self) -> Iterator[_Cursor]:
@@ -357,9 +312,10 @@ class SqliteStore(Store):
         return None
 
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
+        """Close the connections."""
+        with self._lock, self._read_lock:
             self._conn.close()
+            self._read_conn.close()
 
 
 class PostgresStore(Store):
@@ -381,7 +337,7 @@ class PostgresStore(Store):
         try:
             self._pool.open(wait=True, timeout=timeout_s)
             with self._writing(chain=True) as cur:
-                cur.execute(_POSTGRES_SCHEMA)
+                cur.execute(_schema("postgres"))
         except (psycopg.Error, PoolTimeout) as exc:
             self._pool.close()
             raise StoreUnavailableError(f"cannot open {self.description}: {exc}") from exc

@@ -104,3 +104,11 @@ def test_authorize_names_role_and_action_when_role_is_wrong() -> None:
         match="API key abc has role 'scorer'; reading decisions requires role auditor",
     ):
         authorize(caller, frozenset({Role.AUDITOR}), "reading decisions")
+
+
+def test_every_role_can_be_stored_and_authenticated(store: Store) -> None:
+    """The key table's role constraint (in the SQL files) accepts every Role."""
+    ring = KeyRing(store)
+    for role in Role:
+        full, _ = ring.create(role, f"{role.value} key")
+        assert ring.authenticate(full).role == role

@@ -6,11 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from serving.api.deps import AuditorDep, ServicesDep
+from serving.api.errors import AUTH_RESPONSES
 from serving.core.audit import hash_matches, record_from_row
 from serving.schemas import DecisionPublic
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/decisions", tags=["audit"])
+router = APIRouter(prefix="/decisions", tags=["audit"], responses=AUTH_RESPONSES)
 
 
 @router.get(

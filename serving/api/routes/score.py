@@ -9,9 +9,10 @@ from typing import Any, Final
 from fastapi import APIRouter
 
 from serving.api.deps import BatchDep, ScorerDep, ServicesDep
+from serving.api.errors import AUTH_RESPONSES
 from serving.schemas import ScoreRequest
 
-router = APIRouter(prefix="/score", tags=["scoring"])
+router = APIRouter(prefix="/score", tags=["scoring"], responses=AUTH_RESPONSES)
 _NOT_READY: Final[dict[int | str, dict[str, Any]]] = {
     503: {"description": "No model loaded, or the audit record did not commit"}
 }
