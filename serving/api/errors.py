@@ -27,15 +27,21 @@ from serving.errors import (
 log = logging.getLogger(__name__)
 
 WWW_AUTHENTICATE: Final = 'Bearer realm="jifen"'
-_STATUS_BY_ERROR: Final[tuple[tuple[type[JifenError], int], ...]] = (
-    (AuthenticationError, 401),
-    (PermissionDeniedError, 403),
-    (NotFoundError, 404),
-    (DataContractError, 422),
-    (AuditWriteError, 503),
-    (ModelNotReadyError, 503),
-    (StoreUnavailableError, 503),
+_STATUS_BY_ERROR: Final[tuple[tuple[type[JifenError], int, str | None], ...]] = (
+    (AuthenticationError, 401, None),
+    (PermissionDeniedError, 403, None),
+    (NotFoundError, 404, None),
+    (DataContractError, 422, None),
+    (ModelNotReadyError, 503, None),
+    # Database errors stay in our logs; the client learns what it means for the decision.
+    (
+        AuditWriteError,
+        503,
+        "the decision could not be recorded in the audit log and is withheld; retry later",
+    ),
+    (StoreUnavailableError, 503, "the audit store is unavailable; retry later"),
 )
+"""Error type, status, and the message clients see (None: the error's own message)."""
 
 
 AUTH_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
@@ -47,9 +53,12 @@ AUTH_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 
 def http_error(exc: JifenError) -> HTTPException:
     """Map one of our errors to the HTTP error a client sees (500 if unmapped)."""
-    status = next((code for kind, code in _STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+    status, public = next(
+        ((code, text) for kind, code, text in _STATUS_BY_ERROR if isinstance(exc, kind)),
+        (500, None),
+    )
     headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
-    return HTTPException(status_code=status, detail=str(exc), headers=headers)
+    return HTTPException(status_code=status, detail=public or str(exc), headers=headers)
 
 
 async def _jifen_error(request: Request, exc: Exception) -> Response:

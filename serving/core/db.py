@@ -117,7 +117,8 @@ class Store(ABC):
             if isinstance(exc, AuditWriteError):
                 raise
             raise AuditWriteError(
-                f"decision {draft.decision_id} was not recorded in {self.description}: {exc}"
+                f"decision {draft.decision_id} was not recorded in {self.description}: "
+                f"{_reason(exc)}"
             ) from exc
         return record
 
@@ -217,6 +218,13 @@ class Store(ABC):
         if key is None:
             raise KeyNotFoundError(f"API key {key_id!r} does not exist")
         return key
+
+
+def _reason(exc: BaseException) -> str:
+    # PostgreSQL's DETAIL can quote the failing row (credit codes): keep the primary line.
+    if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
+        return exc.diag.message_primary
+    return str(exc) or type(exc).__name__
 
 
 def _key_from_row(row: Sequence[Any]) -> StoredKey:

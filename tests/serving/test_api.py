@@ -13,8 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from features.credit_code import make_credit_code
+from serving.api.errors import http_error
 from serving.core.config import load_settings
 from serving.core.services import Services
+from serving.errors import AuditWriteError, ModelNotReadyError
 from serving.main import create_app
 from serving.schemas import Role, today_in_china
 from tests.serving.conftest import make_draft
@@ -278,3 +280,14 @@ def test_score_batch_returns_422_when_batch_exceeds_the_configured_size(
             "type": "too_long",
         }
     ]
+
+
+def test_http_error_maps_audit_write_failure_to_503_without_database_details() -> None:
+    """A decision whose record did not commit is withheld with 503; the DSN stays in our logs."""
+    exc = AuditWriteError("decision dec_1 was not recorded in PostgreSQL postgresql://u@db/j: x")
+    http = http_error(exc)
+    assert http.status_code == 503
+    assert http.detail == (
+        "the decision could not be recorded in the audit log and is withheld; retry later"
+    )
+    assert http_error(ModelNotReadyError("no model loaded: x")).detail == "no model loaded: x"
