@@ -8,13 +8,17 @@ thirteenth month counted only for the days inside the window; the PD is one minu
 mean survival. No Bernoulli draw is involved, so the estimate has low variance.
 """
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from features.simulate.applications import Applications
 from features.simulate.calendar import Floats, Ints, Timeline
 from features.simulate.config import SimulationConfig
 from features.simulate.latent import (
+    NO_MONTH,
     LatentParams,
     Paths,
     State,
@@ -23,6 +27,7 @@ from features.simulate.latent import (
     stage_terms,
     step,
 )
+from features.simulate.population import Firms, Strings
 
 _DAYS_PER_YEAR = 365.25
 _WINDOW_MONTHS = 12
@@ -121,3 +126,48 @@ def _batch(
         log_surv += np.log1p(-lam)
     survival = np.exp(log_surv0) * np.exp(log_surv).mean(axis=1)
     return 1.0 - survival, lam0
+
+
+def applications_truth(
+    ids: Strings,
+    firms: Firms,
+    apps: Applications,
+    paths: Paths,
+    pd_true: Floats,
+    hazard_now: Floats,
+    timeline: Timeline,
+) -> dict[str, npt.NDArray[Any]]:
+    """Rows of ``applications_truth.parquet`` for one chunk."""
+    col = timeline.burn_in + apps.month
+    return {
+        "application_id": ids,
+        "credit_code": firms.codes[apps.firm],
+        "true_pd_12m": pd_true,
+        "quality": firms.quality[apps.firm],
+        "health": paths.health[apps.firm, col],
+        "stress": paths.stress[apps.firm, col],
+        "hazard_month": hazard_now,
+    }
+
+
+def firms_truth(
+    firms: Firms, params: LatentParams, paths: Paths, timeline: Timeline
+) -> dict[str, npt.NDArray[Any]]:
+    """Rows of ``firms_truth.parquet`` for one chunk: latent constants and default timing."""
+    defaulted = paths.default_month != NO_MONTH
+
+    def as_date(days: Ints) -> npt.NDArray[np.datetime64]:
+        out = days.astype("datetime64[D]")
+        out[~defaulted] = np.datetime64("NaT")
+        return out
+
+    return {
+        "credit_code": firms.codes,
+        "quality": params.quality,
+        "leverage": params.leverage,
+        "stress_prob": params.stress_prob,
+        "no_alt_data": firms.no_alt_data,
+        "default_month": as_date(month_start_day(timeline, paths.default_month)),
+        "default_date": as_date(paths.default_day),
+        "exit_month": as_date(month_start_day(timeline, paths.exit_month)),
+    }

@@ -31,7 +31,13 @@ from features.simulate.enterprises import draw_certificates, enterprises_frame
 from features.simulate.filings import filings_frame
 from features.simulate.injection import INJECTED_SCHEMA, inject
 from features.simulate.latent import NO_MONTH, latent_params, simulate_paths
-from features.simulate.oracle import APPLICATIONS_TRUTH_SCHEMA, FIRMS_TRUTH_SCHEMA, true_pd
+from features.simulate.oracle import (
+    APPLICATIONS_TRUTH_SCHEMA,
+    FIRMS_TRUTH_SCHEMA,
+    applications_truth,
+    firms_truth,
+    true_pd,
+)
 from features.simulate.population import Registry, draw_firms, draw_registry
 from features.simulate.summary import SimulationSummary, auc
 from features.simulate.tax import tax_frame
@@ -122,61 +128,17 @@ def simulate_chunk(
         for key, values in record.items():
             injected[key].extend(values)
     # Step 5: the hidden truth.
-    col = timeline.burn_in + apps.month
-    applications_truth = {
-        "application_id": ids,
-        "credit_code": firms.codes[apps.firm],
-        "true_pd_12m": pd_true,
-        "quality": firms.quality[apps.firm],
-        "health": paths.health[apps.firm, col],
-        "stress": paths.stress[apps.firm, col],
-        "hazard_month": hazard_now,
-    }
     return ChunkResult(
         frames=frames,
-        applications_truth=applications_truth,
-        firms_truth=_firms_truth(
-            firms.codes,
-            params.quality,
-            params.leverage,
-            params.stress_prob,
-            firms.no_alt_data,
-            paths,
-            timeline,
+        applications_truth=applications_truth(
+            ids, firms, apps, paths, pd_true, hazard_now, timeline
         ),
+        firms_truth=firms_truth(firms, params, paths, timeline),
         injected=injected,
         matured_pd=pd_true[apps.matured],
         matured_flag=apps.defaulted[apps.matured],
         defaulted_firms=int((paths.default_month != NO_MONTH).sum()),
     )
-
-
-def _firms_truth(
-    codes: npt.NDArray[Any],
-    quality: npt.NDArray[np.float64],
-    leverage: npt.NDArray[np.float64],
-    stress_prob: npt.NDArray[np.float64],
-    no_alt: npt.NDArray[np.bool_],
-    paths: Any,
-    timeline: Timeline,
-) -> dict[str, npt.NDArray[Any]]:
-    defaulted = paths.default_month != NO_MONTH
-    default_month = (timeline.first_month + paths.default_month).astype("datetime64[D]")
-    default_month[~defaulted] = np.datetime64("NaT")
-    default_date = paths.default_day.astype("datetime64[D]")
-    default_date[~defaulted] = np.datetime64("NaT")
-    exit_month = (timeline.first_month + paths.exit_month).astype("datetime64[D]")
-    exit_month[~defaulted] = np.datetime64("NaT")
-    return {
-        "credit_code": codes,
-        "quality": quality,
-        "leverage": leverage,
-        "stress_prob": stress_prob,
-        "no_alt_data": no_alt,
-        "default_month": default_month,
-        "default_date": default_date,
-        "exit_month": exit_month,
-    }
 
 
 def run_simulation(cfg: SimulationConfig, layout: DataLayout) -> SimulationSummary:
