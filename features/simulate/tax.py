@@ -3,7 +3,8 @@
 VAT follows the month's revenue. Corporate income tax is prepaid in January, April, July
 and October for the previous quarter's profit (15 % for certified high-tech enterprises,
 5 % effective for small low-profit firms, else 25 %). Zero filings become common under
-stress and after a default. Returns are filed by the 15th of the next month.
+stress and after a default. Returns are filed by the 15th of the next month (about 2 %
+late, before the 28th).
 """
 
 import numpy as np
