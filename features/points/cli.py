@@ -105,15 +105,23 @@ def points(
             )
 
 
+_WIDE = 120
+"""Terminal width from which the ranking also shows industry and points per class."""
+
+
 def _ranking_table(summary: "pd.DataFrame", cat: "Catalogue", top: int) -> "Table":
     from rich.table import Table
 
+    wide = console.width >= _WIDE
     table = Table(title=f"Innovation points, {cat.version} (top {top})")
     table.add_column("rank in zone", justify="right")
     table.add_column("credit code", no_wrap=True, min_width=18)
-    for name in ("zone", "industry", "stage"):
-        table.add_column(name, overflow="fold")
-    for cls in cat.classes:
+    table.add_column("zone", no_wrap=True)
+    if wide:
+        table.add_column("industry", no_wrap=True)
+    table.add_column("stage", no_wrap=True)
+    classes = cat.classes if wide else []
+    for cls in classes:
         table.add_column(cls.name_zh, justify="right")
     table.add_column("total", justify="right", style="bold")
     table.add_column("white list")
@@ -122,9 +130,9 @@ def _ranking_table(summary: "pd.DataFrame", cat: "Catalogue", top: int) -> "Tabl
             str(row["rank_zone"]),
             str(row["credit_code"]),
             str(row["zone_id"]),
-            str(row["industry"]),
+            *([str(row["industry"])] if wide else []),
             str(row["stage"]),
-            *(f"{row[f'class_{c.id}']:.1f}" for c in cat.classes),
+            *(f"{row[f'class_{c.id}']:.1f}" for c in classes),
             f"{row['total_points']:.1f}",
             "yes" if row["whitelist"] else "",
         )

@@ -167,7 +167,8 @@ def result_of(
     if rows is not None:
         summary = summary.iloc[rows]
     else:
-        summary = summary.sort_values(["total_points", "credit_code"], ascending=[False, True])
+        # Best first; ties keep the order of the enterprises table (a stable sort).
+        summary = summary.iloc[np.argsort(-summary["total_points"].to_numpy(), kind="stable")]
     trace = build_trace(population, rows) if keep_trace else pd.DataFrame()
     return PointsResult(
         population.catalogue.version,

@@ -26,6 +26,8 @@ ENTERPRISE_COLUMNS = ("credit_code", "zone_id", "industry", "founding_date")
 EVENT_COLUMNS = ("credit_code", "event_type", "published_date")
 PRIOR = "prior__"
 """Prefix of the prior-year filing's columns in the firm frame."""
+HAS_FILING = "has_filing"
+"""Firm-frame flag: the firm has a current filing (``prior__has_filing``: a prior one)."""
 
 
 @dataclass(frozen=True)
@@ -195,21 +197,22 @@ def firm_frame(inputs: PointsInputs, as_of: pd.Timestamp) -> pd.DataFrame:
     alive = np.flatnonzero(inputs.enterprises["founding_date"].to_numpy() <= as_of.to_datetime64())
     current, prior = known_filings(inputs, as_of)
     current, prior = current[alive], prior[alive]
-    firms = inputs.enterprises.iloc[alive].reset_index(drop=True)
+    firms = inputs.enterprises.iloc[alive]
     filings = inputs.filings
-    columns: dict[str, np.ndarray] = {}
+    columns: dict[str, np.ndarray] = {c: firms[c].to_numpy() for c in firms.columns}
     for column in ("filing_id", "fiscal_year", "revision", *inputs.value_columns):
+        source = filings[column]
         columns[column] = _take(
-            filings[column].astype("float64")
-            if column in ("fiscal_year", "revision")
-            else filings[column],
+            source.astype("float64") if column in ("fiscal_year", "revision") else source,
             current,
         )
     for column in ("filing_id", *inputs.value_columns):
         columns[PRIOR + column] = _take(filings[column], prior)
-    age_days = (as_of - firms["founding_date"]).dt.days.to_numpy(dtype="float64")
-    columns["firm_age_years"] = age_days / 365.25
-    return pd.concat([firms, pd.DataFrame(columns, copy=False)], axis=1)
+    columns[HAS_FILING] = current >= 0
+    columns[PRIOR + HAS_FILING] = prior >= 0
+    age = as_of.to_datetime64() - firms["founding_date"].to_numpy(dtype="datetime64[ns]")
+    columns["firm_age_years"] = age.astype("timedelta64[D]").astype("float64") / 365.25
+    return pd.DataFrame(columns, copy=False)
 
 
 def qualification_count(frame: pd.DataFrame, columns: list[str], as_of: pd.Timestamp) -> np.ndarray:

@@ -21,7 +21,7 @@ from features.catalogue import (
     Source,
     SumSource,
 )
-from features.points.inputs import PRIOR, qualification_count
+from features.points.inputs import HAS_FILING, PRIOR, qualification_count
 
 MISSING_REASONS = ("no_filing", "null_input", "no_prior_filing", "nonpositive_base")
 """Reason codes 1, 2, 3, 4 (0 means the value is present)."""
@@ -48,7 +48,7 @@ def _col(frame: pd.DataFrame, column: str) -> np.ndarray:
 def _reasons(frame: pd.DataFrame, *ordered: tuple[str, np.ndarray]) -> np.ndarray:
     """First applicable reason code per firm; ``no_filing`` is checked before the others."""
     reason = np.zeros(len(frame), dtype="int8")
-    reason[frame["filing_id"].isna().to_numpy()] = _CODE["no_filing"]
+    reason[~frame[HAS_FILING].to_numpy()] = _CODE["no_filing"]
     for name, mask in ordered:
         reason[(reason == 0) & mask] = _CODE[name]
     return reason
@@ -92,7 +92,7 @@ def evaluate(
         reason = _reasons(
             frame,
             ("null_input", np.isnan(cur)),
-            ("no_prior_filing", frame[PRIOR + "filing_id"].isna().to_numpy()),
+            ("no_prior_filing", ~frame[PRIOR + HAS_FILING].to_numpy()),
             ("null_input", np.isnan(prev)),
             ("nonpositive_base", prev <= 0),
         )
