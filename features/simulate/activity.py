@@ -13,10 +13,6 @@ from features.simulate.config import SimulationConfig
 from features.simulate.latent import NO_MONTH, Paths, month_start_day
 from features.simulate.population import Bools, Firms
 
-_STAFF_HEALTH = 0.25
-_STAFF_SMOOTHING = 0.8
-_REVENUE_HEALTH = 0.5
-_REVENUE_QUALITY = 0.15
 _Q4_REVENUE = 1.25
 """Chinese firms book more revenue in the fourth quarter (year-end acceptance of projects)."""
 
@@ -36,13 +32,13 @@ def monthly_activity(
     firms: Firms, paths: Paths, timeline: Timeline, cfg: SimulationConfig
 ) -> Activity:
     """Derive headcount and revenue from size, growth, health and default."""
-    burn, total = timeline.burn_in, timeline.n_total
+    burn, total, sig = timeline.burn_in, timeline.n_total, cfg.signals
     t = np.arange(-burn, timeline.n_months)
     deviation = paths.x - paths.stress
     smooth = np.empty_like(deviation)
     level = np.zeros(firms.n)
     for j in range(total):
-        level = _STAFF_SMOOTHING * level + (1 - _STAFF_SMOOTHING) * deviation[:, j]
+        level = sig.staff_smoothing * level + (1 - sig.staff_smoothing) * deviation[:, j]
         smooth[:, j] = level
     years_to_snapshot = (t - (timeline.n_months - 1)) / 12
     trend = np.exp(firms.growth[:, None] * years_to_snapshot[None, :])
@@ -54,7 +50,7 @@ def monthly_activity(
     staff = np.where(
         founded,
         np.maximum(
-            firms.staff_snapshot[:, None] * trend * np.exp(_STAFF_HEALTH * smooth) * decay**0.5,
+            firms.staff_snapshot[:, None] * trend * np.exp(sig.staff_health * smooth) * decay**0.5,
             1.0,
         ),
         0.0,
@@ -63,9 +59,9 @@ def monthly_activity(
     season = np.where((timeline.first_month + t).astype(np.int64) % 12 >= 9, _Q4_REVENUE, 0.92)
     revenue = (
         staff
-        * (per_staff[firms.industry] / 12 * np.exp(_REVENUE_QUALITY * firms.quality))[:, None]
+        * (per_staff[firms.industry] / 12 * np.exp(sig.revenue_quality * firms.quality))[:, None]
         * season[None, :]
-        * np.exp(_REVENUE_HEALTH * deviation)
+        * np.exp(sig.revenue_health * deviation)
         * decay
     )
     return Activity(staff=staff, revenue_wan=revenue, deviation=deviation, founded=founded)

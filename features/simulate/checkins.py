@@ -13,11 +13,6 @@ from features.simulate.latent import Paths, active_months, post_default_factor
 from features.simulate.population import Firms
 from features.simulate.writer import Coded, Frame
 
-_WEEKDAY = np.array([0.97, 0.985, 0.985, 0.975, 0.93])
-_BEFORE_HOLIDAY = 0.85
-_ATTENDANCE_BASE = 2.6
-_ATTENDANCE_HEALTH = 1.0
-
 
 def checkins_frame(
     firms: Firms,
@@ -37,10 +32,12 @@ def checkins_frame(
     headcount = np.round(
         activity.staff[members, burn:] * registered_share[:, None] * np.sqrt(decay)
     ).astype(np.int64)
-    z = _ATTENDANCE_BASE + _ATTENDANCE_HEALTH * activity.deviation[members, burn:]
+    sig = cfg.signals
+    z = sig.attendance_base + sig.attendance_health * activity.deviation[members, burn:]
     attendance = decay / (1.0 + np.exp(-z))
     active = active_months(firms, paths, timeline)[members]
-    day_factor = _WEEKDAY[work.weekday] * np.where(work.before_holiday, _BEFORE_HOLIDAY, 1.0)
+    weekday = np.array(sig.weekday_attendance)[work.weekday]
+    day_factor = weekday * np.where(work.before_holiday, sig.before_holiday_attendance, 1.0)
     month = work.month_index
     n_days = len(work.days)
     day_number = work.days.astype(np.int64)[None, :]

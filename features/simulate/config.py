@@ -200,6 +200,36 @@ class EventConfig(_Frozen):
     publish_lag_days: dict[str, tuple[int, int]]
 
 
+class SignalConfig(_Frozen):
+    """How strongly and how noisily the alternative data reflect the health deviation."""
+
+    staff_health: float = Field(ge=0, description="Log headcount per unit of smoothed health.")
+    staff_smoothing: float = Field(ge=0, lt=1, description="Monthly inertia of headcount.")
+    revenue_health: float = Field(ge=0)
+    revenue_quality: float = Field(ge=0)
+    electricity_health: float = Field(ge=0, description="Log kWh per unit of health.")
+    electricity_lag_weight: float = Field(ge=0, le=1, description="Weight of last month.")
+    electricity_noise_sd: float = Field(ge=0)
+    electricity_publish_lag_days: tuple[int, int]
+    attendance_base: float = Field(description="Logit of attendance at zero deviation.")
+    attendance_health: float = Field(ge=0)
+    weekday_attendance: list[float] = Field(min_length=5, max_length=5)
+    before_holiday_attendance: float = Field(gt=0, le=1)
+    zero_filing_intercept: float
+    zero_filing_health_slope: float = Field(le=0)
+    zero_filing_after_default: float = Field(ge=0)
+    late_tax_filing_rate: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _lags_positive(self) -> Self:
+        lo, hi = self.electricity_publish_lag_days
+        if not 1 <= lo <= hi:
+            raise ValueError(
+                f"electricity_publish_lag_days must satisfy 1 <= low <= high; got {lo}, {hi}"
+            )
+        return self
+
+
 class OracleConfig(_Frozen):
     """Monte Carlo of the true 12-month PD."""
 
@@ -223,6 +253,7 @@ class SimulationConfig(_Frozen):
     applications: ApplicationConfig
     messiness: MessinessConfig
     events: EventConfig
+    signals: SignalConfig
     injection_rate: float = Field(ge=0, le=0.5)
     oracle: OracleConfig
 

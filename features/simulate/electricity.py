@@ -15,11 +15,8 @@ from features.simulate.latent import Paths, active_months, post_default_factor
 from features.simulate.population import Firms
 from features.simulate.writer import Coded, Frame
 
-_HEALTH_ELASTICITY = 0.7
-_LAG_WEIGHT = 0.3
-_NOISE_SD = 0.07
-_PUBLISH_LAG_DAYS = (5, 21)
 _UNIT_ERROR = 1000.0
+"""A reading sent in MWh where kWh is expected."""
 _MAX_METERS = 3
 
 
@@ -32,27 +29,29 @@ def electricity_frame(
     rng: np.random.Generator,
 ) -> Frame:
     """Build the chunk's electricity rows, ordered by firm, meter and month."""
-    burn, n_months = timeline.burn_in, timeline.n_months
+    burn, n_months, sig = timeline.burn_in, timeline.n_months, cfg.signals
     dev = activity.deviation
-    signal = (1 - _LAG_WEIGHT) * dev[:, burn:] + _LAG_WEIGHT * dev[:, burn - 1 : -1]
+    lag = sig.electricity_lag_weight
+    signal = (1 - lag) * dev[:, burn:] + lag * dev[:, burn - 1 : -1]
     intensity = np.array([ind.kwh_per_staff for ind in cfg.industries.values()])[firms.industry]
     decay = post_default_factor(paths, timeline, cfg.population.post_default_decay)
     firm_kwh = (
         activity.staff[:, burn:]
         * intensity[:, None]
         * timeline.activity_factor[None, :]
-        * np.exp(_HEALTH_ELASTICITY * signal)
+        * np.exp(sig.electricity_health * signal)
         * np.maximum(decay, 0.08)  # standby load remains until the meter is closed
     )
     shares = rng.dirichlet(np.full(_MAX_METERS, 2.0), firms.n)
     shares = np.where(np.arange(_MAX_METERS)[None, :] < firms.meters[:, None], shares, 0.0)
     shares /= shares.sum(axis=1, keepdims=True)
-    noise = np.exp(rng.normal(0, _NOISE_SD, (firms.n, _MAX_METERS, n_months)))
+    noise = np.exp(rng.normal(0, sig.electricity_noise_sd, (firms.n, _MAX_METERS, n_months)))
     kwh = np.round(firm_kwh[:, None, :] * shares[:, :, None] * noise)
     unit_error = rng.random(kwh.shape) < cfg.messiness.electricity_unit_error_rate
     kwh = np.where(unit_error, kwh / _UNIT_ERROR, kwh)
     month_end = timeline.month_starts.astype(np.int64) + timeline.days_in_month
-    published = (month_end - 1)[None, None, :] + rng.integers(*_PUBLISH_LAG_DAYS, kwh.shape)
+    lo, hi = sig.electricity_publish_lag_days
+    published = (month_end - 1)[None, None, :] + rng.integers(lo, hi + 1, kwh.shape)
     keep = (
         active_months(firms, paths, timeline)[:, None, :]
         & (np.arange(_MAX_METERS)[None, :, None] < firms.meters[:, None, None])

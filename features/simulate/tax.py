@@ -17,11 +17,8 @@ from features.simulate.latent import Paths, active_months, post_default_factor
 from features.simulate.population import Firms
 from features.simulate.writer import Coded, Frame
 
-_ZERO_INTERCEPT = -4.0
-_ZERO_HEALTH_SLOPE = -1.5
-_ZERO_AFTER_DEFAULT = 5.0
 _SMALL_PROFIT_LIMIT_WAN = 300.0
-_LATE_FILING_RATE = 0.02
+"""Annual taxable profit below which the small low-profit enterprise rate applies."""
 
 
 def _sigmoid(z: Floats) -> Floats:
@@ -57,11 +54,16 @@ def tax_frame(
     rate = np.where(certified, 0.15, np.where(annual < _SMALL_PROFIT_LIMIT_WAN, 0.05, 0.25))
     income = np.where(pays, np.maximum(quarter_profit, 0) * rate, 0.0)
     decay = post_default_factor(paths, timeline, cfg.population.post_default_decay)
-    z = _ZERO_INTERCEPT + _ZERO_HEALTH_SLOPE * dev[:, burn:] + _ZERO_AFTER_DEFAULT * (decay < 1)
+    sig = cfg.signals
+    z = (
+        sig.zero_filing_intercept
+        + sig.zero_filing_health_slope * dev[:, burn:]
+        + sig.zero_filing_after_default * (decay < 1)
+    )
     zero = rng.random(shape) < _sigmoid(z)
     vat = np.where(zero, 0.0, vat).round(4)
     income = np.where(zero, 0.0, income).round(4)
-    late = rng.random(shape) < _LATE_FILING_RATE
+    late = rng.random(shape) < sig.late_tax_filing_rate
     day = np.where(late, rng.integers(15, 28, shape), rng.integers(0, 15, shape))
     filed = (starts + timeline.days_in_month)[None, :] + day
     keep = (
