@@ -6,6 +6,8 @@ from typing import Annotated
 import typer
 
 from features.layout import DataLayout
+from features.points.cli import points
+from features.store.cli import app as features_app
 from jifen.cli_support import friendly_errors
 from jifen.console import configure_logging, console
 from jifen.settings import get_settings
@@ -77,3 +79,5 @@ def register(app: typer.Typer) -> None:
     """Attach the data-stage commands to the root ``jifen`` app."""
     app.command()(simulate)
     app.command()(validate)
+    app.command()(points)
+    app.add_typer(features_app, name="features")
