@@ -75,6 +75,15 @@ def test_v2_has_four_categories_nine_core_and_three_bonus_indicators() -> None:
     assert catalogue.max_total == 130
 
 
+def test_pilot_2020_has_20_indicators_and_five_revenue_stages() -> None:
+    """The 2020 pilot: 20 core indicators, stages by revenue from < 0.5m to >= 200m CNY."""
+    catalogue = load_catalogue("pilot-2020")
+    assert len(catalogue.indicators) == 20
+    assert len(catalogue.stage_ids()) == 5
+    bounds = [r.conditions[0].value for r in catalogue.stage_rules.rules]
+    assert bounds == [20000, 2000, 500, 50]  # CNY 10k
+
+
 def test_regional_extension_keeps_national_indicators_and_scales_their_weights() -> None:
     """The extension holds the 18 national ids, weights x 0.7, plus assumed local ones."""
     national = load_catalogue("national-2024-trial")

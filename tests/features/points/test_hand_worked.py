@@ -200,3 +200,67 @@ def test_regional_points_scale_national_and_add_local_indicators() -> None:
     assert summary.loc["A", "part_local"] == pytest.approx(13.7)
     # 64.6 nationally, 58.92 with the zone's indicators: A drops off the white list.
     assert not summary.loc["A", "whitelist"]
+
+
+# pilot-2020: five revenue stages; A (revenue 8000) is r4, B (1500) is r3; thresholds only.
+PILOT = {
+    "A": {  # r4_20_to_200m weights
+        "rd_expense": 6 / 10 * 7,  # 600 -> 6
+        "rd_intensity": 4 / 10 * 6,  # 7.5% in [5, 8) -> 4
+        "rd_staff": 6 / 10 * 5,  # 30 in [20, 50) -> 6
+        "rd_staff_share": 6 / 10 * 5,  # 30% in [30, 40) -> 6
+        "invention_patents": 6 / 10 * 7,
+        "other_ip": 6 / 10 * 5,
+        "tech_contract_turnover": 6 / 10 * 6,
+        "rd_platforms": 10 / 10 * 4,
+        "revenue": 6 / 10 * 5,  # 8000 in [5000, 20000) -> 6
+        "revenue_growth": 6 / 10 * 7,  # 28% -> 6
+        "hightech_product_revenue": 8 / 10 * 6,
+        "net_profit_margin": 6 / 10 * 5,  # 10% in [10, 15) -> 6
+        "roe": 10 / 10 * 5,  # 20% >= 20 -> 10
+        "taxes_paid": 8 / 10 * 5,
+        "new_graduates_hired": 4 / 10 * 5,
+        "vc_financing": 0.0,
+        "high_level_talent": 4 / 10 * 4,
+        "awards_and_standards": 8 / 10 * 3,  # 1 + 1 = 2 -> 8
+        "qualifications": 5 / 10 * 3,
+        "credit_record": 10 / 10 * 3,
+    },
+    "B": {  # r3_5_to_20m weights
+        "rd_expense": 2 / 10 * 8,
+        "rd_intensity": 6 / 10 * 6,  # 10% in [8, 12) -> 6
+        "rd_staff": 4 / 10 * 5,  # 10 in [10, 20) -> 4
+        "rd_staff_share": 8 / 10 * 6,  # 50% in [40, 60) -> 8
+        "invention_patents": 2 / 10 * 8,
+        "other_ip": 2 / 10 * 6,
+        "tech_contract_turnover": 0.0,
+        "rd_platforms": 0.0,
+        "revenue": 2 / 10 * 4,  # 1500 in [500, 2000) -> 2
+        "revenue_growth": 0.0,  # missing
+        "hightech_product_revenue": 6 / 10 * 5,
+        "net_profit_margin": 2 / 10 * 3,  # 3.3% in [0, 5) -> 2
+        "roe": 4 / 10 * 3,  # 5% in [5, 10) -> 4
+        "taxes_paid": 2 / 10 * 4,
+        "new_graduates_hired": 4 / 10 * 5,
+        "vc_financing": 6 / 10 * 6,
+        "high_level_talent": 0.0,
+        "awards_and_standards": 0.0,
+        "qualifications": 0.0,
+        "credit_record": 4 / 10 * 3,  # one overdue -> 4
+    },
+}
+PILOT_TOTALS = {"A": 27.4 + 26.0 + 8.5, "B": 14.8 + 8.4 + 4.8}
+
+
+def test_pilot_points_equal_hand_computed_values_with_revenue_stages() -> None:
+    """Pins the 2020 pilot: five revenue stages pick the weights; thresholds only."""
+    summary, trace = _score("pilot-2020")
+    assert summary["stage"].astype(str).to_dict() == {
+        "A": "r4_20_to_200m",
+        "B": "r3_5_to_20m",
+        "C": "r5_200m_plus",
+    }
+    for code, expected in PILOT.items():
+        assert _weighted(trace, code) == pytest.approx(expected), code
+        assert sum(expected.values()) == pytest.approx(PILOT_TOTALS[code]), code
+        assert summary.loc[code, "total_points"] == pytest.approx(PILOT_TOTALS[code]), code
