@@ -21,7 +21,6 @@ from training.export import ParityResult
 from training.grades import MasterScale
 from training.metrics import discrimination
 from training.monotonicity import MonotonicityReport
-from training.plots import calibration_png, roc_png
 from training.scorer import ONNX_INPUT
 from training.spec import DatasetSpec
 from training.tracking import RunRecord
@@ -171,6 +170,8 @@ def run_record(
 
 def plots(y_test: np.ndarray, scored_test: pd.DataFrame, scale: MasterScale) -> dict[str, bytes]:
     """ROC of points / model / blend and calibration per grade on the test vintage."""
+    from training.plots import calibration_png, roc_png  # deferred: matplotlib, tracking only
+
     scores = {"model": scored_test["pd_model"].to_numpy()}
     if scored_test["pd_points_only"].notna().all():
         scores = {"points only": scored_test["pd_points_only"].to_numpy(), **scores}

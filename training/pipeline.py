@@ -25,7 +25,6 @@ from training.bundle import new_version, to_json_bytes, write_bundle
 from training.calibrate import Calibrator
 from training.config import TrainingConfig, load_config
 from training.data import Splits, load_dataset, prepare
-from training.distributed import dask_client, fit_dask
 from training.encode import FeatureEncoder
 from training.errors import DatasetError, TrainingError
 from training.evaluate import evaluate, headline
@@ -173,6 +172,8 @@ def _step_fit(run: _Run) -> None:
     if run.request.dask is None:
         run.booster = fit_final(run.config, run.tuning, run.data, run.tuner)
         return
+    from training.distributed import dask_client, fit_dask  # deferred: only with --dask
+
     with dask_client(run.request.dask, run.config.dask.local_workers) as client:
         tuning, data = run.tuning, run.data
         run.booster = fit_dask(

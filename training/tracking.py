@@ -13,15 +13,14 @@ import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import mlflow
 import pandas as pd
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 from training.errors import RegistryError
-from training.pyfunc import BUNDLE_ARTIFACT, BundleModel
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 CHALLENGER = "challenger"
 CHAMPION = "champion"
@@ -77,7 +76,14 @@ class RegisteredVersion:
     model_uri: str
 
 
-def _experiment_id(client: MlflowClient, target: TrackingTarget) -> str:
+def _client(target: TrackingTarget) -> "MlflowClient":
+    # mlflow is imported here, not at module import: it is slow and only tracking needs it.
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=target.uri, registry_uri=target.uri)
+
+
+def _experiment_id(client: "MlflowClient", target: TrackingTarget) -> str:
     found = client.get_experiment_by_name(target.experiment)
     if found is not None:
         return str(found.experiment_id)
@@ -93,9 +99,13 @@ def _flat_params(params: dict[str, Any]) -> dict[str, str]:
 
 def log_run(record: RunRecord, target: TrackingTarget) -> RegisteredVersion:
     """Log one training run, register its pyfunc model and alias it ``challenger``."""
+    import mlflow
+
+    from training.pyfunc import BUNDLE_ARTIFACT, BundleModel
+
     mlflow.set_tracking_uri(target.uri)
     mlflow.set_registry_uri(target.uri)
-    client = MlflowClient(tracking_uri=target.uri, registry_uri=target.uri)
+    client = _client(target)
     experiment_id = _experiment_id(client, target)
     metrics = {k: float(v) for k, v in record.metrics.items() if isinstance(v, int | float)}
     with mlflow.start_run(experiment_id=experiment_id, run_name=record.name) as run:
@@ -138,7 +148,7 @@ def only_model_name(target: TrackingTarget) -> str:
         RegistryError: the registry holds no model or several (then ``--name`` is needed).
 
     """
-    client = MlflowClient(tracking_uri=target.uri, registry_uri=target.uri)
+    client = _client(target)
     names: list[str] = sorted(str(m.name) for m in client.search_registered_models())
     if len(names) != 1:
         raise RegistryError(
@@ -160,14 +170,16 @@ class PromotionDecision:
     champion_auc: float | None
 
 
-def _alias(client: MlflowClient, name: str, alias: str) -> Any | None:
+def _alias(client: "MlflowClient", name: str, alias: str) -> Any | None:
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException:
         return None
 
 
-def _version_auc(client: MlflowClient, version: Any) -> float:
+def _version_auc(client: "MlflowClient", version: Any) -> float:
     tagged = (version.tags or {}).get(PROMOTION_METRIC)
     if tagged is not None:
         return float(tagged)
@@ -189,7 +201,7 @@ def promote(target: TrackingTarget, name: str, margin: float) -> PromotionDecisi
         RegistryError: the model or its ``challenger`` alias does not exist.
 
     """
-    client = MlflowClient(tracking_uri=target.uri, registry_uri=target.uri)
+    client = _client(target)
     challenger = _alias(client, name, CHALLENGER)
     if challenger is None:
         raise RegistryError(

@@ -152,7 +152,9 @@ class Tuner:
         dtrain = lgb.Dataset(
             data.X_train, data.y_train, params=DATASET_PARAMS, free_raw_data=False
         ).construct()
-        dvalid = lgb.Dataset(data.X_valid, data.y_valid, reference=dtrain).construct()
+        dvalid = lgb.Dataset(
+            data.X_valid, data.y_valid, reference=dtrain, params=DATASET_PARAMS
+        ).construct()
         n_pos = max(int(data.y_train.sum()), 1)
         pos_ratio = (len(data.y_train) - n_pos) / n_pos
 
