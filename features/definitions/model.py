@@ -7,7 +7,7 @@ The model's monotone constraints, the reason texts and the Feast schema all read
 """
 
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -182,6 +182,13 @@ def load_feature_set(version_or_dir: str | Path = "v1") -> FeatureSet:
         raise NotFoundError(
             f"feature set {version_or_dir!s} has no {SET_FILE}; shipped: {list_feature_sets()}"
         )
+    # Cached per folder and file stamps: loaders on hot paths pay the YAML parse once.
+    stamps = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.yaml")))
+    return _load_folder(folder.resolve(), stamps)
+
+
+@lru_cache(maxsize=16)
+def _load_folder(folder: Path, stamps: tuple[tuple[str, int], ...]) -> FeatureSet:
     header = _read_yaml(folder / SET_FILE)
     features: list[dict[str, Any]] = []
     for path in sorted(folder.glob("*.yaml")):
@@ -210,7 +217,8 @@ def _group_features(path: Path, version: object) -> list[dict[str, Any]]:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path.name} is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from features.pipelines.training import ENTITY_FEATURES_FILE, EVENT_TIMESTAMP
+from features.pipelines.training import ENTITY_FEATURES_FILE, ENTITY_KEY, EVENT_TIMESTAMP
 from jifen.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -70,10 +70,25 @@ def snapshot_window(offline_path: Path) -> tuple[datetime, datetime, int]:
     return bounds["min"], bounds["max"], len(column)
 
 
-def materialize_snapshot(store: "FeatureStore", repo_dir: Path) -> MaterializeResult:
-    """Apply the definitions, then load the whole snapshot into the online store."""
+def materialize_snapshot(
+    store: "FeatureStore", repo_dir: Path, *, replace: bool = True
+) -> MaterializeResult:
+    """Apply the definitions, then load the whole snapshot into the online store.
+
+    Args:
+        store: the opened Feast store.
+        repo_dir: folder holding ``feature_store.yaml`` and the offline snapshot.
+        replace: on Redis, first delete this project's vectors. Feast's Redis writer keeps
+            a stored vector whose event time is not older than the incoming one, so a
+            rebuilt snapshot of the same as-of date would otherwise not replace it (SQLite
+            overwrites by itself). Readers see no vector between delete and load.
+
+    """
     views = apply_definitions(store, repo_dir)
     start, latest, rows = snapshot_window(repo_dir / ENTITY_FEATURES_FILE)
+    if replace and store.config.online_store.type == "redis":
+        online: Any = store._get_provider().online_store
+        online.delete_entity_values(store.config, [ENTITY_KEY])
     end = latest + timedelta(seconds=1)  # Feast's window excludes its end
     store.materialize(start_date=start, end_date=end, feature_views=views)
     return MaterializeResult(tuple(views), rows, start, end)
