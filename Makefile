@@ -10,7 +10,7 @@ DATA_DIR ?= data
 export JIFEN_DATA_DIR := $(DATA_DIR)
 export FEAST_USAGE := False
 
-.PHONY: help setup run test lint bench services clean
+.PHONY: help setup run test lint bench services system-deps clean
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,11 +28,14 @@ setup: .venv/.synced  ## Create .venv with the locked dependencies
 services:  ## Start PostgreSQL and Redis on 127.0.0.1 if they are down
 	bash .ci/services
 
+system-deps:  ## Install the Debian packages reports and benchmarks need (fonts, Chromium, poppler, wrk)
+	bash .ci/system-deps
+
 run: setup  ## Simulate the default portfolio and run the main job on embedded defaults
 	$(JIFEN) simulate --data-dir $(DATA_DIR)
 	$(JIFEN) validate --data-dir $(DATA_DIR)
 
-test: setup services  ## Lint, type-check and run the test suite
+test: setup services system-deps  ## Lint, type-check and run the test suite
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
