@@ -1,5 +1,6 @@
 """Commands of the training stage: train, promote."""
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -91,6 +92,8 @@ def train_command(
     from training.tracking import default_target
 
     configure_logging(log_level)
+    # MLflow draws its own tqdm bar while logging the model; ours already shows the step.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     request = TrainRequest(
         dataset=dataset,
         spec_path=spec,

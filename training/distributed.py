@@ -19,7 +19,7 @@ from distributed import Client, LocalCluster
 from training.errors import TrainingError
 
 LOCAL = "local"
-_SKLEARN_RENAMES = {"num_threads": "n_jobs", "verbosity": "verbose"}
+_SKLEARN_RENAMES = {"verbosity": "verbose"}
 
 
 @contextmanager
@@ -54,9 +54,10 @@ def dask_client(scheduler: str, n_workers: int = 2) -> Iterator[Client]:
 
 def sklearn_params(params: dict[str, Any], num_boost_round: int) -> dict[str, Any]:
     """Translate ``lgb.train`` parameters to the scikit-learn API's keyword arguments."""
-    out = {_SKLEARN_RENAMES.get(k, k): v for k, v in params.items() if k != "metric"}
+    # Thread counts are left to LightGBM's Dask layer, which sets them per worker.
+    dropped = {"metric", "num_threads"}
+    out = {_SKLEARN_RENAMES.get(k, k): v for k, v in params.items() if k not in dropped}
     out["n_estimators"] = num_boost_round
-    out["n_jobs"] = 1
     out["tree_learner"] = "data"
     return out
 

@@ -1,6 +1,7 @@
 """Calibration on the validation vintage: it improves the Brier score of a skewed model."""
 
 import json
+from typing import Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -9,6 +10,8 @@ from sklearn.metrics import brier_score_loss
 
 from training.calibrate import Calibrator
 from training.errors import TrainingError
+
+Method = Literal["platt", "isotonic"]
 
 
 def _skewed_model_scores() -> tuple[np.ndarray, np.ndarray]:
@@ -22,7 +25,7 @@ def _skewed_model_scores() -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("method", ["platt", "isotonic"])
-def test_calibration_improves_brier_over_raw_on_validation(method: str) -> None:
+def test_calibration_improves_brier_over_raw_on_validation(method: Method) -> None:
     """Both calibrators bring inflated probabilities back to the observed default rate."""
     p_raw, y = _skewed_model_scores()
     calibrated = Calibrator(method).fit(p_raw, y).predict(p_raw)
@@ -31,7 +34,7 @@ def test_calibration_improves_brier_over_raw_on_validation(method: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["platt", "isotonic"])
-def test_calibrator_round_trips_through_json(method: str) -> None:
+def test_calibrator_round_trips_through_json(method: Method) -> None:
     """calibrator.json rebuilds the same function; PDs respect the floor."""
     p_raw, y = _skewed_model_scores()
     calibrator = Calibrator(method, pd_floor=0.0003).fit(p_raw, y)

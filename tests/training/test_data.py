@@ -57,7 +57,9 @@ def test_prepare_holds_out_a_stratified_fifth_without_time_column(
     mature = first.train.n + first.valid.n + first.test.n
     assert first.test.n == pytest.approx(0.2 * mature, abs=1)
     assert first.test.y.mean() == pytest.approx(first.train.y.mean(), abs=0.01)
-    assert first.test.frame["application_id"].tolist() == again.test.frame["application_id"].tolist()
+    assert (
+        first.test.frame["application_id"].tolist() == again.test.frame["application_id"].tolist()
+    )
 
 
 def test_prepare_fails_when_a_vintage_has_no_default(
