@@ -99,6 +99,7 @@ def redis_connection_string(url: str) -> str:
 
 def feature_store_config(settings: StoreSettings, repo_dir: Path) -> dict[str, Any]:
     """Return the content of ``feature_store.yaml`` for these settings and repository folder."""
+    repo_dir = repo_dir.resolve()  # Feast resolves relative paths against the repo folder
     online: dict[str, Any]
     if settings.online == "redis":
         online = {
@@ -153,4 +154,4 @@ def open_store(settings: StoreSettings, repo_dir: Path) -> "FeatureStore":
     from feast import FeatureStore
 
     write_feature_store_yaml(settings, repo_dir)
-    return FeatureStore(repo_path=str(repo_dir))
+    return FeatureStore(repo_path=str(repo_dir.resolve()))

@@ -4,7 +4,8 @@
 straight from the online store (SQLite or Redis) and converts the protobuf values. It
 skips the general machinery of ``FeatureStore.get_online_features`` (request validation,
 response building) that dominates the latency of a single lookup. On Redis, where Feast
-keeps every view of an entity in one hash, the whole vector is one HMGET;
+keeps every view of an entity in one hash, the whole vector is one HMGET; on SQLite, one
+query over the views' tables (UNION ALL). Other stores fall back to one read per view.
 ``get_online_vector`` goes through that public API and is what the CLI shows.
 """
 
@@ -46,18 +47,34 @@ class OnlineVectorReader:
             self._reads.append((view, [f.name for f in projection.features]))
         self.names: tuple[str, ...] = tuple(n for _, names in self._reads for n in names)
         self._redis: Any = None
-        if self._config.online_store.type == "redis":
+        self._sqlite: Any = None
+        if self._config.online_store.type == "sqlite":
+            self._prepare_sqlite()
+        elif self._config.online_store.type == "redis":
             # The store's own redis-py client, so connection settings are Feast's.
             redis_store: Any = self._online_store
             self._redis = redis_store._get_client(self._config.online_store)
             self._fields = [_mmh3(f"{v.name}:{n}") for v, names in self._reads for n in names]
             self._fields += [f"_ts:{v.name}" for v, _ in self._reads]
 
+    def _prepare_sqlite(self) -> None:
+        from feast.infra.online_stores.sqlite import _quote_id, _table_id
+
+        sqlite_store: Any = self._online_store
+        self._sqlite = sqlite_store._get_conn(self._config)
+        versioning = self._config.registry.enable_online_feature_view_versioning
+        tables = [_quote_id(_table_id(self._config.project, v, versioning)) for v, _ in self._reads]
+        self._sqlite_sql = " UNION ALL ".join(
+            f"SELECT feature_name, value FROM {t} WHERE entity_key = ?" for t in tables
+        )
+
     def get(self, credit_code: str) -> dict[str, Any] | None:
         """Return the vector of ``credit_code`` by feature name, or None if it is unknown."""
         key = EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(string_val=credit_code)])
         if self._redis is not None:
             return self._get_redis(key)
+        if self._sqlite is not None:
+            return self._get_sqlite(key)
         vector: dict[str, Any] = {}
         found = False
         for view, names in self._reads:
@@ -68,6 +85,18 @@ class OnlineVectorReader:
             for name in names:
                 vector[name] = _python_value(values[name]) if values and name in values else None
         return vector if found else None
+
+    def _get_sqlite(self, key: EntityKey) -> dict[str, Any] | None:
+        version = self._config.entity_key_serialization_version
+        blob = serialize_entity_key(key, entity_key_serialization_version=version)
+        rows = self._sqlite.execute(self._sqlite_sql, [blob] * len(self._reads)).fetchall()
+        if not rows:
+            return None
+        found = {name: value for name, value in rows}
+        return {
+            name: _python_value(Value.FromString(found[name])) if name in found else None
+            for name in self.names
+        }
 
     def _get_redis(self, key: EntityKey) -> dict[str, Any] | None:
         version = self._config.entity_key_serialization_version
