@@ -1,8 +1,9 @@
 -- Electricity as of each spine date. idx 0 is the calendar month before the as-of month.
 -- Per meter and month the version in force on the as-of date counts (superseded_date, see
 -- sources.py). A reading between $min_ratio and $max_ratio times below its meter's median
--- over the window is MWh reported as kWh and is multiplied by $factor (zero readings are
--- never corrected).
+-- over the window, whose neighbouring readings (previous and next known month of the same
+-- meter) are both at least $min_ratio times larger, is MWh reported as kWh and is
+-- multiplied by $factor. Zero readings and sustained falls are never corrected.
 WITH visible AS (
     SELECT
         s.credit_code,
@@ -22,10 +23,20 @@ WITH visible AS (
 checked AS (
     SELECT
         *,
-        median(kwh) OVER (PARTITION BY credit_code, as_of, meter_id) AS meter_median,
-        kwh > 0 AND kwh * $min_ratio <= meter_median AND kwh * $max_ratio >= meter_median
-            AS unit_error
+        median(kwh) OVER meter AS meter_median,
+        lag(kwh) OVER by_month AS prev_kwh,
+        lead(kwh) OVER by_month AS next_kwh,
+        -- isolated: the meter's neighbouring readings are normal-sized, so a plant that
+        -- winds down month after month is never "corrected" back to health
+        kwh > 0
+            AND kwh * $min_ratio <= meter_median
+            AND kwh * $max_ratio >= meter_median
+            AND (prev_kwh IS NULL OR prev_kwh >= kwh * $min_ratio)
+            AND (next_kwh IS NULL OR next_kwh >= kwh * $min_ratio) AS unit_error
     FROM visible
+    WINDOW
+        meter AS (PARTITION BY credit_code, as_of, meter_id),
+        by_month AS (PARTITION BY credit_code, as_of, meter_id ORDER BY month)
 ),
 monthly AS (
     -- Sums, variances and slopes run on exact integers (milli-kWh), so a rebuild gives

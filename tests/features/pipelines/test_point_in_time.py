@@ -41,11 +41,20 @@ def test_electricity_trend_matches_hand_computation(tmp_path: Path) -> None:
 
 def test_unit_error_is_multiplied_back_and_counted(tmp_path: Path) -> None:
     """A month at 0.1 kWh beside a median of 100 kWh is MWh reported as kWh: x1000."""
-    readings = [100.0] * 23 + [0.1]
+    readings = [100.0] * 20 + [0.1] + [100.0] * 2 + [0.1]
     f = features_of(base().electricity(FIRM_A, month(2022, 1), readings), tmp_path)
-    assert f["elec_unit_corrections_12m"] == 1
+    assert f["elec_unit_corrections_12m"] == 2  # one inside the series, one the latest month
     assert f["elec_kwh_last"] == pytest.approx(100.0)
     assert f["elec_cv_12m"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_plant_winding_down_is_not_corrected_as_unit_error(tmp_path: Path) -> None:
+    """6000 kWh falling month by month to 4 kWh is distress, not MWh reported as kWh."""
+    readings = [6000.0] * 16 + [2300.0, 1000.0, 700.0, 320.0, 42.0, 7.0, 4.0, 4.0]
+    f = features_of(base().electricity(FIRM_A, month(2022, 1), readings), tmp_path)
+    assert f["elec_unit_corrections_12m"] == 0
+    assert f["elec_kwh_last"] == 4.0
+    assert f["elec_trend_3m_vs_12m"] < 0.01
 
 
 def test_zero_kwh_is_not_a_unit_error(tmp_path: Path) -> None:
