@@ -32,10 +32,12 @@ def repo_objects(offline_path: Path) -> list[Any]:
     The module-level objects are copied, never changed, so importing the repository
     elsewhere still sees its own definitions.
     """
-    from features.feast_repo.entities import enterprise
-    from features.feast_repo.services import credit_risk_v1
-    from features.feast_repo.sources import entity_features_source
-    from features.feast_repo.views import ENTERPRISE_VIEWS
+    from features.feast_repo.definitions import (
+        ENTERPRISE_VIEWS,
+        credit_risk_v1,
+        enterprise,
+        entity_features_source,
+    )
 
     source = copy.deepcopy(entity_features_source)
     source.file_options.uri = str(offline_path.resolve())

@@ -1,15 +1,18 @@
-"""One feature view per enterprise feature group, its schema taken from the YAML definitions."""
+"""Feast objects of the credit-risk feature store: entity, source, views and services.
+
+One file on purpose: ``feast apply`` imports every file of the repository as a top-level
+module, so objects shared between files would be collected twice under two names.
+"""
 
 from datetime import timedelta
 
-from feast import FeatureView, Field
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Bool, Float64, Int64, PrimitiveFeastType, String
 
 from features.definitions.model import Group, load_feature_set
-from features.feast_repo.entities import enterprise
-from features.feast_repo.sources import entity_features_source
 
 FEATURE_SET = load_feature_set("v1")
+OFFLINE_FILE = "entity_features.parquet"
 FEAST_TYPES: dict[str, PrimitiveFeastType] = {
     "float64": Float64,
     "int64": Int64,
@@ -18,6 +21,23 @@ FEAST_TYPES: dict[str, PrimitiveFeastType] = {
 }
 # A snapshot stays valid until the next build; a year bounds how stale a served vector can be.
 TTL = timedelta(days=365)
+
+enterprise = Entity(
+    name="enterprise",
+    join_keys=["credit_code"],
+    value_type=ValueType.STRING,
+    description="Technology SME, keyed by its 18-character unified social credit code.",
+)
+
+# Relative to the working directory under plain `feast apply`; features.store points it
+# at the snapshot of the data directory when it applies these objects.
+entity_features_source = FileSource(
+    name="entity_features",
+    path=OFFLINE_FILE,
+    timestamp_field="event_timestamp",
+    created_timestamp_column="created_timestamp",
+    description="Enterprise features as of the build date (point in time, DuckDB pipelines).",
+)
 
 
 def _view(group: Group) -> FeatureView:
@@ -49,4 +69,11 @@ ENTERPRISE_VIEWS = (
     enterprise_credit,
     enterprise_innovation,
     enterprise_firm,
+)
+
+credit_risk_v1 = FeatureService(
+    name="credit_risk_v1",
+    features=list(ENTERPRISE_VIEWS),
+    description="All enterprise features of feature set v1, for the credit-risk model.",
+    tags={"feature_set_version": FEATURE_SET.feature_set_version},
 )
