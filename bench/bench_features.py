@@ -69,8 +69,13 @@ def pandas_electricity(layout: DataLayout, spine: pd.DataFrame) -> tuple[pd.Data
     m = m.sort_values("published_date").drop_duplicates(
         ["credit_code", "as_of", "meter_id", "month"], keep="last"
     )
-    med = m.groupby(["credit_code", "as_of", "meter_id"])["kwh"].transform("median")
-    err = (m["kwh"] > 0) & (m["kwh"] * rules.min_ratio <= med) & (m["kwh"] * rules.max_ratio >= med)
+    m = m.sort_values(["credit_code", "as_of", "meter_id", "month"])
+    by_meter = m.groupby(["credit_code", "as_of", "meter_id"])["kwh"]
+    med = by_meter.transform("median")
+    low = m["kwh"] * rules.min_ratio
+    prev_ok = by_meter.shift(1).isna() | (by_meter.shift(1) >= low)
+    next_ok = by_meter.shift(-1).isna() | (by_meter.shift(-1) >= low)
+    err = (m["kwh"] > 0) & (low <= med) & (m["kwh"] * rules.max_ratio >= med) & prev_ok & next_ok
     m["kwh"] = np.where(err, m["kwh"] * rules.factor, m["kwh"])
     monthly = m.groupby(["credit_code", "as_of", "idx"], as_index=False)["kwh"].sum()
     keys = ["credit_code", "as_of"]
