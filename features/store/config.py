@@ -148,10 +148,40 @@ def disable_feast_usage() -> None:
     os.environ["FEAST_USAGE"] = "False"
 
 
+def ensure_sql_database(url: str) -> bool:
+    """Create the registry's PostgreSQL database if it is missing; True if it was created.
+
+    Raises:
+        ConfigError: The server cannot be reached with the URL's user and host.
+
+    """
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://", 1))
+    name = unquote(parts.path.lstrip("/"))
+    admin = parts._replace(path="/postgres").geturl()
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as con:
+            found = con.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+            if found:
+                return False
+            con.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            return True
+    except psycopg.OperationalError as exc:
+        raise ConfigError(f"sql_registry_url {parts.hostname}:{parts.port}: {exc}") from exc
+
+
 def open_store(settings: StoreSettings, repo_dir: Path) -> "FeatureStore":
-    """Write ``feature_store.yaml`` for ``settings`` and open the Feast store on it."""
+    """Write ``feature_store.yaml`` for ``settings`` and open the Feast store on it.
+
+    With the SQL registry, its PostgreSQL database is created first if it does not exist.
+    """
     disable_feast_usage()
     from feast import FeatureStore
+
+    if settings.registry == "sql":
+        ensure_sql_database(settings.sql_registry_url)
 
     write_feature_store_yaml(settings, repo_dir)
     return FeatureStore(repo_path=str(repo_dir.resolve()))

@@ -67,3 +67,30 @@ def test_settings_file_must_be_a_mapping(tmp_path: Path) -> None:
     path.write_text("- online\n")
     with pytest.raises(ConfigError, match="must hold a mapping"):
         load_store_settings(path)
+
+
+@pytest.mark.integration
+def test_missing_registry_database_is_created_once() -> None:
+    """ensure_sql_database creates the registry database on the real PostgreSQL, once."""
+    import uuid
+
+    import psycopg
+
+    from features.store.config import ensure_sql_database
+
+    name = f"jifen_feast_test_{uuid.uuid4().hex[:12]}"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    try:
+        assert ensure_sql_database(url) is True
+        assert ensure_sql_database(url) is False
+    finally:
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_unreachable_registry_server_is_a_config_error() -> None:
+    """A registry URL whose server does not answer raises ConfigError naming host and port."""
+    from features.store.config import ensure_sql_database
+
+    with pytest.raises(ConfigError, match=r"127\.0\.0\.1:1\b"):
+        ensure_sql_database("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
