@@ -31,5 +31,9 @@ class BundleIntegrityError(JifenError, ValueError):
     """A model bundle is incomplete or a file does not match its recorded checksum."""
 
 
+class TrackingError(JifenError, RuntimeError):
+    """The tracking server or store failed (unreachable database, rejected write)."""
+
+
 class RegistryError(NotFoundError):
     """A registered model, version or alias needed by a registry command is missing."""

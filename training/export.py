@@ -43,8 +43,13 @@ class ParityResult:
 
     @property
     def ok(self) -> bool:
-        """True when the final PDs agree within tolerance and no grade differs."""
-        return self.max_abs_pd <= self.tolerance and self.grade_mismatches == 0
+        """True when the final PDs agree within tolerance.
+
+        Grades are reported, not required to match: a PD within ``tolerance`` of a grade
+        bound can fall on either side of it, whatever the tolerance (with 100k rows and a
+        3e-7 difference this happened once in the bench).
+        """
+        return self.max_abs_pd <= self.tolerance
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -150,7 +155,7 @@ def export_checked(
 
     Raises:
         ExportParityError: the ONNX chain differs from LightGBM by more than ``tolerance``
-            on some row, or assigns a different grade.
+            on some row.
 
     """
     safe = float32_thresholds(booster)
@@ -168,7 +173,6 @@ def export_checked(
     if not result.ok:
         raise ExportParityError(
             f"ONNX parity failed on {result.rows} rows: max |PD(ONNX) - PD(LightGBM)| = "
-            f"{result.max_abs_pd:.3g} (tolerance {tolerance:.0e}), {result.grade_mismatches} "
-            "grade mismatches; export refused"
+            f"{result.max_abs_pd:.3g} (tolerance {tolerance:.0e}); export refused"
         )
     return model_bytes, safe, result

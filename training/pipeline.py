@@ -33,7 +33,7 @@ from training.grades import MasterScale, load_master_scale
 from training.monotonicity import MonotonicityReport, check_monotonicity
 from training.scorer import Scorer, lightgbm_probability
 from training.spec import DatasetSpec, load_spec
-from training.tracking import RegisteredVersion, TrackingTarget, log_run
+from training.tracking import RegisteredVersion, TrackingTarget, check_reachable, log_run
 from training.tune import TrainValid, Tuner, TuningResult, fit_final
 
 logger = logging.getLogger(__name__)
@@ -132,6 +132,8 @@ def _step_spec(run: _Run) -> None:
     config = load_config(request.config_path)
     run.config = config.with_budget(request.n_trials, request.timeout_seconds)
     run.scale = load_master_scale(request.master_scale_path)
+    if request.tracking is not None:
+        check_reachable(request.tracking)  # before hours of tuning, not after
 
 
 def _step_data(run: _Run) -> None:

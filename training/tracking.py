@@ -11,13 +11,15 @@ champion's out-of-time test AUC by a margin, and records why on the version.
 
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from training.errors import RegistryError
+from training.errors import RegistryError, TrackingError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -26,6 +28,7 @@ CHALLENGER = "challenger"
 CHAMPION = "champion"
 DEFAULT_EXPERIMENT = "jifen-training"
 PROMOTION_METRIC = "test_auc"
+_NOT_FOUND = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")  # model / alias missing
 _REQUIREMENTS = ("mlflow", "lightgbm", "onnxruntime", "pandas", "numpy", "scikit-learn", "pydantic")
 
 
@@ -76,6 +79,39 @@ class RegisteredVersion:
     model_uri: str
 
 
+@contextmanager
+def _store_errors(target: TrackingTarget, action: str) -> Iterator[None]:
+    """Turn MLflow and database failures into a TrackingError naming the store."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except (MlflowException, SQLAlchemyError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrackingError(f"{action} at {target.uri} failed: {first}") from exc
+
+
+def check_reachable(target: TrackingTarget, timeout_seconds: int = 5) -> None:
+    """Fail fast when a PostgreSQL store is down (MLflow itself retries for ~2 minutes).
+
+    Raises:
+        TrackingError: the database refuses the connection; the message names the URI.
+
+    """
+    if not target.uri.startswith("postgresql"):
+        return
+    import psycopg
+
+    dsn = "postgresql" + target.uri.split("://", 1)[0].removeprefix("postgresql").split("+")[0]
+    dsn += "://" + target.uri.split("://", 1)[1]
+    try:
+        psycopg.connect(dsn, connect_timeout=timeout_seconds).close()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise TrackingError(f"tracking store {target.uri} is unreachable: {first}") from exc
+
+
 def _client(target: TrackingTarget) -> "MlflowClient":
     # mlflow is imported here, not at module import: it is slow and only tracking needs it.
     from mlflow import MlflowClient
@@ -98,7 +134,18 @@ def _flat_params(params: dict[str, Any]) -> dict[str, str]:
 
 
 def log_run(record: RunRecord, target: TrackingTarget) -> RegisteredVersion:
-    """Log one training run, register its pyfunc model and alias it ``challenger``."""
+    """Log one training run, register its pyfunc model and alias it ``challenger``.
+
+    Raises:
+        TrackingError: the tracking store cannot be reached or refuses a write.
+
+    """
+    check_reachable(target)
+    with _store_errors(target, "logging the training run"):
+        return _log_run(record, target)
+
+
+def _log_run(record: RunRecord, target: TrackingTarget) -> RegisteredVersion:
     import mlflow
 
     from training.pyfunc import BUNDLE_ARTIFACT, BundleModel
@@ -146,10 +193,13 @@ def only_model_name(target: TrackingTarget) -> str:
 
     Raises:
         RegistryError: the registry holds no model or several (then ``--name`` is needed).
+        TrackingError: the tracking store cannot be reached.
 
     """
-    client = _client(target)
-    names: list[str] = sorted(str(m.name) for m in client.search_registered_models())
+    check_reachable(target)
+    with _store_errors(target, "listing registered models"):
+        models = _client(target).search_registered_models()
+    names: list[str] = sorted(str(m.name) for m in models)
     if len(names) != 1:
         raise RegistryError(
             f"--name is needed: the registry at {target.uri} holds {len(names)} models {names}"
@@ -175,8 +225,10 @@ def _alias(client: "MlflowClient", name: str, alias: str) -> Any | None:
 
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in _NOT_FOUND:
+            return None
+        raise
 
 
 def _version_auc(client: "MlflowClient", version: Any) -> float:
@@ -195,12 +247,20 @@ def promote(target: TrackingTarget, name: str, margin: float) -> PromotionDecisi
     """Move ``champion`` to the challenger if its test AUC beats the champion's by ``margin``.
 
     The decision and its reason are recorded as tags and the description of the challenger
-    version; with no champion yet, the challenger becomes champion.
+    version (and a ``demoted_by`` tag on the former champion); with no champion yet, the
+    challenger becomes champion.
 
     Raises:
         RegistryError: the model or its ``challenger`` alias does not exist.
+        TrackingError: the tracking store cannot be reached or refuses a write.
 
     """
+    check_reachable(target)
+    with _store_errors(target, f"promoting {name!r}"):
+        return _promote(target, name, margin)
+
+
+def _promote(target: TrackingTarget, name: str, margin: float) -> PromotionDecision:
     client = _client(target)
     challenger = _alias(client, name, CHALLENGER)
     if challenger is None:
@@ -224,6 +284,10 @@ def promote(target: TrackingTarget, name: str, margin: float) -> PromotionDecisi
         )
     if promoted:
         client.set_registered_model_alias(name, CHAMPION, challenger.version)
+        if champion is not None:
+            client.set_model_version_tag(
+                name, champion.version, "demoted_by", str(challenger.version)
+            )
     decision = "promoted" if promoted else "not_promoted"
     client.set_model_version_tag(name, challenger.version, "promotion_decision", decision)
     client.set_model_version_tag(name, challenger.version, "promotion_reason", reason)

@@ -12,9 +12,11 @@ import pandas as pd
 import psycopg
 import pytest
 from mlflow import MlflowClient
+from typer.testing import CliRunner
 
+from jifen.cli import app
 from training.bundle import load_bundle
-from training.errors import RegistryError
+from training.errors import RegistryError, TrackingError
 from training.pipeline import TrainRequest, train
 from training.tracking import (
     CHALLENGER,
@@ -85,6 +87,29 @@ def test_promote_moves_champion_when_gain_meets_margin(sqlite_target: TrackingTa
     decision = promote(sqlite_target, "better", margin=0.005)
     assert decision.promoted and decision.champion_before == "1"
     assert _champion(sqlite_target, "better") == version
+    client = MlflowClient(tracking_uri=sqlite_target.uri, registry_uri=sqlite_target.uri)
+    assert client.get_model_version("better", "1").tags["demoted_by"] == version
+
+
+def test_cli_promote_applies_the_margin_option(sqlite_target: TrackingTarget) -> None:
+    """`jifen promote --margin` uses the given margin: 0.02 blocks a 0.01 gain."""
+    _register(sqlite_target, "cli", 0.70)
+    promote(sqlite_target, "cli", margin=0.0)
+    _register(sqlite_target, "cli", 0.71)
+    db_dir = sqlite_target.uri.removeprefix("sqlite:///").removesuffix("/mlflow.db")
+    args = ["promote", "--name", "cli", "--tracking-dir", db_dir]
+    result = CliRunner().invoke(app, [*args, "--margin", "0.02"])
+    assert result.exit_code == 0, result.output
+    assert "not promoted" in result.output and _champion(sqlite_target, "cli") == "1"
+    result = CliRunner().invoke(app, [*args, "--margin", "0.005"])
+    assert "promoted cli v2" in result.output and _champion(sqlite_target, "cli") == "2"
+
+
+def test_promote_fails_clearly_when_the_store_is_unreachable() -> None:
+    """A PostgreSQL store that refuses connections is a TrackingError naming the URI."""
+    target = TrackingTarget(postgres_uri("nowhere", port=5999), "file:///tmp/unused")
+    with pytest.raises(TrackingError, match=r"store postgresql\+psycopg://.*:5999.* unreachable"):
+        promote(target, "m", margin=0.0)
 
 
 def test_promote_fails_when_model_has_no_challenger(sqlite_target: TrackingTarget) -> None:
