@@ -3,6 +3,7 @@
 Heavy modules are imported inside the commands so that ``jifen --help`` stays fast.
 """
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -178,6 +179,15 @@ def serve(
     port: Annotated[
         int | None, typer.Option(min=1, max=65535, help="Port (default: $JIFEN_PORT).")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=32,
+            help="Worker processes; each loads the model and commits its own audit groups "
+            "into the one chain (settings from the environment).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the scoring API with uvicorn (it reports not ready until a model is loaded)."""
     import uvicorn
@@ -188,11 +198,77 @@ def serve(
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = load_settings(**overrides)
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    common = {"host": settings.host, "port": settings.port, "log_config": None}
+    if workers == 1:
+        uvicorn.run(create_app(settings), access_log=False, **common)  # type: ignore[arg-type]
+        return
+    # Worker processes build their own app from the environment (an import string is needed).
+    uvicorn.run(
+        "serving.main:create_app",
+        factory=True,
+        workers=workers,
+        access_log=False,
+        **common,  # type: ignore[arg-type]
+    )
+
+
+@friendly_errors
+def score(
+    file: Annotated[
+        Path, typer.Argument(help="Applications with the model's features, .csv or .parquet.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output .parquet or .csv (default: FILE.scored.parquet)."),
+    ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain/--no-explain",
+            help="Add the exact TreeSHAP lines (base, points, one column per feature) and "
+            "the top reasons.",
+        ),
+    ] = True,
+    bundle: Annotated[
+        Path | None,
+        typer.Option("--bundle", help="A bundle folder (default: the model the settings serve)."),
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(min=1_000, help="Rows per chunk.")] = 50_000,
+) -> None:
+    """Score a file of applications offline with the served model, chunk by chunk."""
+    import time
+
+    from serving.core.config import load_settings
+    from serving.core.file_scoring import count_rows, score_file
+    from serving.core.model import ModelSlot, load_model
+
+    configure_logging("WARNING")
+    if not file.is_file():
+        raise typer.BadParameter(f"{file} does not exist", param_hint="FILE")
+    settings = load_settings()
+    model = ModelSlot(None, 1, None).load_path(bundle) if bundle else load_model(settings).require()
+    target = out or file.with_name(f"{file.stem}.scored.parquet")
+    started = time.perf_counter()
+    with make_progress() as progress:
+        task = progress.add_task(f"scoring with {model.model_version}", total=count_rows(file))
+        rows = score_file(
+            model,
+            file,
+            target,
+            explain=explain,
+            chunk=chunk_size,
+            on_rows=lambda n: progress.advance(task, n),
+        )
+    seconds = time.perf_counter() - started
+    console.print(
+        f"scored {rows:,} rows in {seconds:.2f} s ({rows / max(seconds, 1e-9):,.0f} rows/s, "
+        f"explanations {'on' if explain else 'off'}) with {model.model_version} -> {target}"
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Attach the serving-stage commands to the root ``jifen`` app."""
     app.command()(serve)
+    app.command("score", no_args_is_help=True)(score)
     app.add_typer(audit_app, name="audit")
     app.add_typer(keys_app, name="keys")

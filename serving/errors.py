@@ -1,15 +1,20 @@
 """Errors of the serving stage. The API maps each one to an HTTP status in one place."""
 
-from jifen.errors import ConfigError, JifenError, NotFoundError
+from jifen.errors import ConfigError, DataContractError, JifenError, NotFoundError
 
 __all__ = [
     "AuditIntegrityError",
     "AuditWriteError",
     "AuthenticationError",
+    "BundleRejectedError",
     "ConfigError",
     "DecisionNotFoundError",
+    "FeatureStoreUnavailableError",
+    "FeaturesIncompleteError",
+    "FirmNotFoundError",
     "KeyNotFoundError",
     "ModelNotReadyError",
+    "ModelVersionNotFoundError",
     "PermissionDeniedError",
     "StoreUnavailableError",
 ]
@@ -45,3 +50,23 @@ class PermissionDeniedError(JifenError, PermissionError):
 
 class ModelNotReadyError(JifenError, RuntimeError):
     """No model bundle is loaded, so nothing can be scored yet."""
+
+
+class FirmNotFoundError(NotFoundError):
+    """The feature store holds no vector for this enterprise and no inline features came."""
+
+
+class FeatureStoreUnavailableError(JifenError, OSError):
+    """The online feature store cannot be read: no score is given on default values."""
+
+
+class FeaturesIncompleteError(DataContractError):
+    """Inline features are not allowed, or the model lacks an input nobody supplied."""
+
+
+class BundleRejectedError(JifenError, ValueError):
+    """A model bundle failed its checks (checksum, format, self-test); it is not served."""
+
+
+class ModelVersionNotFoundError(NotFoundError):
+    """A model version named by a decision or a request is not available to load."""

@@ -1,6 +1,12 @@
-"""Dependencies of the routes, as ``Annotated`` aliases: services, caller, role checks."""
+"""Dependencies of the routes, as ``Annotated`` aliases: services, caller, role checks.
 
-from collections.abc import Callable
+The ones that only read memory are ``async``: FastAPI runs a plain ``def`` dependency in
+the thread pool, a hop per dependency per request that costs more than their work. The
+key lookup stays a ``def``: on PostgreSQL it waits on the network and must not block the
+event loop.
+"""
+
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,7 +25,7 @@ _bearer = HTTPBearer(
 )
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """Return the services the lifespan opened."""
     services: Services = request.app.state.services
     return services
@@ -28,7 +34,7 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> ServingSettings:
+async def get_settings(services: ServicesDep) -> ServingSettings:
     """Return the settings the app was built with."""
     return services.settings
 
@@ -47,10 +53,10 @@ def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require_role(role: Role, action: str) -> Callable[[Caller], Caller]:
+def require_role(role: Role, action: str) -> Callable[[Caller], Awaitable[Caller]]:
     """Build a dependency that lets only ``role`` through (403 otherwise)."""
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         authorize(caller, frozenset({role}), action)
         return caller
 
@@ -62,7 +68,7 @@ AuditorDep = Annotated[Caller, Depends(require_role(Role.AUDITOR, "reading decis
 AdminDep = Annotated[Caller, Depends(require_role(Role.ADMIN, "administration"))]
 
 
-def checked_batch(batch: BatchScoreRequest, settings: SettingsDep) -> BatchScoreRequest:
+async def checked_batch(batch: BatchScoreRequest, settings: SettingsDep) -> BatchScoreRequest:
     """Refuse a batch above the configured size with a field-level 422."""
     if len(batch.items) > settings.batch_max_size:
         raise RequestValidationError(

@@ -19,6 +19,8 @@ from jifen.errors import DataContractError, JifenError, NotFoundError
 from serving.errors import (
     AuditWriteError,
     AuthenticationError,
+    BundleRejectedError,
+    FeatureStoreUnavailableError,
     ModelNotReadyError,
     PermissionDeniedError,
     StoreUnavailableError,
@@ -32,7 +34,14 @@ _STATUS_BY_ERROR: Final[tuple[tuple[type[JifenError], int, str | None], ...]] = 
     (PermissionDeniedError, 403, None),
     (NotFoundError, 404, None),
     (DataContractError, 422, None),
+    (BundleRejectedError, 409, None),
     (ModelNotReadyError, 503, None),
+    (
+        FeatureStoreUnavailableError,
+        503,
+        "the feature store is unavailable, so no score is given (never on default values); "
+        "retry later",
+    ),
     # Database errors stay in our logs; the client learns what it means for the decision.
     (
         AuditWriteError,
@@ -59,6 +68,12 @@ def http_error(exc: JifenError) -> HTTPException:
     )
     headers = {"WWW-Authenticate": WWW_AUTHENTICATE} if status == 401 else None
     return HTTPException(status_code=status, detail=public or str(exc), headers=headers)
+
+
+def item_error(exc: JifenError) -> tuple[int, str]:
+    """Status and message of an error reported inside a response (a batch item)."""
+    http = http_error(exc)
+    return http.status_code, str(http.detail)
 
 
 async def _jifen_error(request: Request, exc: Exception) -> Response:

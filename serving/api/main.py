@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from serving.api.routes import decisions, score
+from serving.api.routes import decisions, model, score
 
 api_router = APIRouter()
 api_router.include_router(score.router)
 api_router.include_router(decisions.router)
+api_router.include_router(model.router)

@@ -78,9 +78,31 @@ class ServingSettings(BaseSettings):
     audit_dsn: str | None = None
     """``sqlite:///<path>`` or ``postgresql://...``; default: SQLite under ``data_dir``."""
     bundle_dir: Path = Path("models")
-    """Where ``jifen train`` writes model bundles."""
+    """Where ``jifen train`` writes model bundles (``<name>/<version>/``)."""
+    model_name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    """Model to serve; default: the only model under ``bundle_dir`` (or in the registry)."""
+    bundle_version: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    """Pin one bundle version; default: the newest under ``bundle_dir/<name>``."""
+    mlflow_tracking_uri: str | None = None
+    """When set, serve the registry version behind ``model_alias`` instead of ``bundle_dir``."""
     model_alias: str = Field("champion", min_length=1, max_length=64)
     """MLflow registry alias of the model to serve."""
+    model_cache_size: int = Field(4, ge=1, le=32)
+    """Loaded model versions kept in memory (the served one plus recent ones for replays)."""
+    feature_repo_dir: Path | None = None
+    """Feast repository (holds ``feature_store.yaml``); default: ``data_dir/features``."""
+    feature_service: str = Field("credit_risk_v1", pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    """Feast feature service whose views make up a firm's online vector."""
+    feature_set: str = Field("v1", pattern=r"^v\d+(\.\d+)*$")
+    """Feature definitions (descriptions, directions) the reasons are written from."""
+    policy_path: Path | None = None
+    """Decision policy YAML; default: the shipped ``serving/config/policy.yaml``."""
+    reasons_path: Path | None = None
+    """Reason texts YAML; default: the shipped ``serving/config/reasons.yaml``."""
+    reasons_per_direction: int = Field(5, ge=1, le=50)
+    """Reasons returned on each side (raising and lowering the risk)."""
+    audit_group_max: int = Field(64, ge=1, le=1000)
+    """Most decisions committed in one audit transaction (group commit, one fsync)."""
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     batch_max_size: int = Field(100, ge=1, le=BATCH_HARD_LIMIT)
@@ -97,6 +119,11 @@ class ServingSettings(BaseSettings):
         if value is not None:
             parse_audit_dsn(value)
         return value
+
+    @property
+    def feature_repo(self) -> Path:
+        """The Feast repository folder the online vectors are read through."""
+        return self.feature_repo_dir or self.data_dir / "features"
 
     @property
     def audit_target(self) -> AuditTarget:

@@ -93,34 +93,48 @@ class Store(ABC):
 
     def append(self, draft: DecisionDraft) -> StoredRecord:
         """Seal ``draft`` as the next record and commit it; AuditWriteError if not committed."""
+        return self.append_many([draft])[0]
+
+    def append_many(self, drafts: Sequence[DecisionDraft]) -> list[StoredRecord]:
+        """Seal ``drafts`` as the next records, in order, and commit them in one transaction.
+
+        One commit (one fsync) for the whole group is what lets many concurrent decisions
+        share the cost of durability; each record is still sealed and chained on its own.
+        Either every record is committed or none is (AuditWriteError).
+        """
         failures: tuple[type[Exception], ...] = (*self._errors, PoolTimeout, OSError)
+        records: list[StoredRecord] = []
         try:
             with self._writing(chain=True) as cur:
                 head = cur.execute(_HEAD).fetchone()
                 sequence, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
                 recorded_at = datetime.now(UTC)
-                record, row = seal(
-                    draft, sequence=sequence, prev_hash=prev_hash, recorded_at=recorded_at
-                )
-                cur.execute(
-                    _INSERT_RECORD,
-                    (
-                        row.sequence,
-                        row.decision_id,
-                        self._time_param(recorded_at),
-                        row.prev_hash,
-                        row.hash,
-                        row.body,
-                    ),
-                )
+                for draft in drafts:
+                    record, row = seal(
+                        draft, sequence=sequence, prev_hash=prev_hash, recorded_at=recorded_at
+                    )
+                    cur.execute(
+                        _INSERT_RECORD,
+                        (
+                            row.sequence,
+                            row.decision_id,
+                            self._time_param(recorded_at),
+                            row.prev_hash,
+                            row.hash,
+                            row.body,
+                        ),
+                    )
+                    records.append(record)
+                    sequence, prev_hash = sequence + 1, row.hash
         except failures as exc:
             if isinstance(exc, AuditWriteError):
                 raise
+            first = drafts[0].decision_id if drafts else "?"
+            more = f" (and {len(drafts) - 1} more)" if len(drafts) > 1 else ""
             raise AuditWriteError(
-                f"decision {draft.decision_id} was not recorded in {self.description}: "
-                f"{_reason(exc)}"
+                f"decision {first}{more} was not recorded in {self.description}: {_reason(exc)}"
             ) from exc
-        return record
+        return records
 
     def get(self, decision_id: str) -> StoredRecord:
         """Return the record of ``decision_id``; DecisionNotFoundError if there is none."""

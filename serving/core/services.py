@@ -1,16 +1,51 @@
-"""What the app holds while it runs: settings, store, key ring, model slot, metrics."""
+"""What the app holds while it runs: settings, stores, key ring, model slot, scoring, metrics."""
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from features.definitions.model import Group, load_feature_set
+from serving.config import load_config_file
+from serving.core.committer import AuditCommitter
 from serving.core.config import ServingSettings
 from serving.core.db import Store, open_store
+from serving.core.features import FeastFeatureSource, FeatureSource, FirmVector
 from serving.core.metrics import Metrics
 from serving.core.model import ModelSlot, load_model
+from serving.core.policy import load_policy
+from serving.core.reasons import ReasonTexts, ReasonWriter
+from serving.core.scoring import DecisionService
 from serving.core.security import KeyRing
+from serving.errors import FeatureStoreUnavailableError
 from serving.schemas import Readiness
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class UnavailableSource:
+    """Stands in for a feature store that could not be opened: every read says why."""
+
+    description: str
+    problem: str
+    group_of: dict[str, str] = field(default_factory=dict)
+
+    def read(self, credit_codes: Sequence[str]) -> list[FirmVector | None]:
+        """Refuse: no score is given without the store."""
+        raise FeatureStoreUnavailableError(self.problem)
+
+    def check(self) -> str | None:
+        """Return the reason the store was not opened."""
+        return self.problem
+
+
+def open_feature_source(settings: ServingSettings) -> FeatureSource:
+    """Open the Feast feature service, or a stand-in that reports why it could not."""
+    try:
+        return FeastFeatureSource(settings.feature_repo, settings.feature_service)
+    except FeatureStoreUnavailableError as exc:
+        log.error("feature store not available: %s", exc)
+        return UnavailableSource(str(settings.feature_repo), str(exc))
 
 
 @dataclass
@@ -22,20 +57,28 @@ class Services:
     keys: KeyRing
     model: ModelSlot
     metrics: Metrics
+    features: FeatureSource
+    committer: AuditCommitter
+    decisions: DecisionService
 
     def readiness(self) -> Readiness:
         """Check every dependency a score needs; name the ones that fail."""
         model = "ok" if self.model.model is not None else self.model.problem or "no model loaded"
-        checks = {"audit_store": self.store.check_writable() or "ok", "model": model}
+        checks = {
+            "audit_store": self.store.check_writable() or "ok",
+            "model": model,
+            "feature_store": self.features.check() or "ok",
+        }
         return Readiness(ready=all(v == "ok" for v in checks.values()), checks=checks)
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Commit queued audit records, then release the store's connections."""
+        self.committer.close()
         self.store.close()
 
 
 def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
-    """Open the store and key ring, seed demo keys if allowed, and try to load the model."""
+    """Open stores, key ring, policy and reason texts, then try to load the model."""
     store = open_store(
         settings.audit_target,
         timeout_s=settings.db_timeout_s,
@@ -45,6 +88,27 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
     if settings.demo_keys:
         keys.ensure_demo_keys()
         log.warning("demo API keys are on: anyone who read the source can call this service")
-    model = load_model(settings)
-    log.info("serving with audit log in %s; model: %s", store.description, model.problem or "ok")
-    return Services(settings, store, keys, model, metrics)
+    feature_set = load_feature_set(settings.feature_set)
+    policy = load_policy(settings.policy_path)
+    texts = load_config_file(ReasonTexts, settings.reasons_path, "reasons.yaml")
+    features = open_feature_source(settings)
+    committer = AuditCommitter(
+        store, max_group=settings.audit_group_max, wait_s=4 * settings.db_timeout_s + 1
+    )
+    decisions = DecisionService(
+        source=features,
+        policy=policy,
+        writer=ReasonWriter(texts, feature_set),
+        committer=committer,
+        metrics=metrics,
+        per_direction=settings.reasons_per_direction,
+        application_names=frozenset(f.name for f in feature_set.by_group(Group.APPLICATION)),
+    )
+    model = load_model(settings, check=decisions.check_model)
+    log.info(
+        "serving with audit log in %s; features: %s; model: %s",
+        store.description,
+        features.description,
+        model.problem or model.require().model_version,
+    )
+    return Services(settings, store, keys, model, metrics, features, committer, decisions)

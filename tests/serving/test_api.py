@@ -26,7 +26,7 @@ CREDIT_CODE = make_credit_code("440300", "MA5F8K2L")
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = load_settings(data_dir=tmp_path, batch_max_size=3)
+    settings = load_settings(data_dir=tmp_path, bundle_dir=tmp_path / "models", batch_max_size=3)
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -158,13 +158,14 @@ def test_health_returns_200_while_the_process_runs(client: TestClient) -> None:
 
 
 def test_ready_returns_503_with_reasons_when_no_model_is_loaded(client: TestClient) -> None:
-    """Before the model seam is filled, readiness says the store is fine and the model is not."""
+    """Without a bundle or a feature store, readiness names both and says the store is fine."""
     response = client.get("/ready")
     assert response.status_code == 503
     body = response.json()
     assert body["ready"] is False
     assert body["checks"]["audit_store"] == "ok"
-    assert body["checks"]["model"].startswith("model loading is not implemented yet")
+    assert body["checks"]["model"].startswith("no model bundle under ")
+    assert "no feature_store.yaml" in body["checks"]["feature_store"]
 
 
 def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
@@ -186,7 +187,7 @@ def test_score_returns_503_when_no_model_is_loaded(client: TestClient) -> None:
     """A valid request from a scorer gets 503 naming the missing model, not a decision."""
     response = client.post("/v1/score", json=_application(), headers=_auth(client, Role.SCORER))
     assert response.status_code == 503
-    assert response.json()["detail"].startswith("no model loaded: model loading is not implemented")
+    assert response.json()["detail"].startswith("no model loaded: no model bundle under ")
 
 
 def test_score_returns_401_before_validating_when_key_is_missing(client: TestClient) -> None:

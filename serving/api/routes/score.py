@@ -1,30 +1,64 @@
-"""Scoring routes: the seam where the model plugs in.
+"""Scoring routes: one application, or a batch recorded in one transaction (scorer role).
 
-Requests are authenticated and validated now; scoring answers 503 until a model bundle is
-loaded and ``serving.core.model`` is filled in.
+Results are built as JSON by the scoring service and returned as they are: the declared
+``response_model`` documents them in OpenAPI (the tests validate responses against it)
+without FastAPI validating and re-serialising every field a second time per request.
 """
 
+import time
 from typing import Any, Final
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
+from jifen.errors import JifenError
 from serving.api.deps import BatchDep, ScorerDep, ServicesDep
-from serving.api.errors import AUTH_RESPONSES
+from serving.api.errors import AUTH_RESPONSES, item_error
+from serving.responses import BatchScoreResult, ScoreResult
 from serving.schemas import ScoreRequest
 
 router = APIRouter(prefix="/score", tags=["scoring"], responses=AUTH_RESPONSES)
-_NOT_READY: Final[dict[int | str, dict[str, Any]]] = {
-    503: {"description": "No model loaded, or the audit record did not commit"}
+_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    404: {"description": "The enterprise is not in the feature store and no inline features came"},
+    503: {
+        "description": "No model loaded, the feature store is unavailable, or the audit "
+        "record did not commit (no decision is returned)"
+    },
 }
 
 
-@router.post("", responses=_NOT_READY)
-def score(application: ScoreRequest, caller: ScorerDep, services: ServicesDep) -> None:
-    """Score one application (503 until the model seam is filled)."""
-    services.model.require()
+@router.post("", response_model=ScoreResult, responses=_RESPONSES)
+def score(application: ScoreRequest, caller: ScorerDep, services: ServicesDep) -> JSONResponse:
+    """Score one application, record the decision in the audit log, then return it."""
+    received = time.perf_counter()
+    model = services.model.require()
+    (outcome,) = services.decisions.score(model, [application], caller, received)
+    if isinstance(outcome, JifenError):
+        raise outcome
+    return JSONResponse(outcome)
 
 
-@router.post("/batch", responses=_NOT_READY)
-def score_batch(caller: ScorerDep, batch: BatchDep, services: ServicesDep) -> None:
-    """Score several applications in one call (503 until the model seam is filled)."""
-    services.model.require()
+@router.post("/batch", response_model=BatchScoreResult, responses={503: _RESPONSES[503]})
+def score_batch(caller: ScorerDep, batch: BatchDep, services: ServicesDep) -> JSONResponse:
+    """Score several applications; scored ones are recorded together, failures listed."""
+    received = time.perf_counter()
+    model = services.model.require()
+    outcomes = services.decisions.score(model, batch.items, caller, received)
+    items: list[dict[str, Any]] = []
+    for i, outcome in enumerate(outcomes):
+        if isinstance(outcome, JifenError):
+            status, detail = item_error(outcome)
+            items.append(
+                {"index": i, "result": None, "error": {"status": status, "detail": detail}}
+            )
+        else:
+            items.append({"index": i, "result": outcome, "error": None})
+    scored = sum(item["error"] is None for item in items)
+    return JSONResponse(
+        {
+            "items": items,
+            "scored": scored,
+            "failed": len(items) - scored,
+            "server_ms": (time.perf_counter() - received) * 1000,
+        }
+    )

@@ -1,0 +1,205 @@
+"""Score applications end to end: feature store → evaluation → audit record → result.
+
+``DecisionService.score`` runs the labelled steps for a block of applications (one for
+``/v1/score``, many for a batch): fetch the firms' vectors in one read per view, assemble
+each application's inputs, evaluate the block (``serving.core.evaluation``), commit every
+decision's record in one transaction, and only then build the results. A store that
+cannot be read or a record that does not commit stops the whole block: no decision
+leaves the service unrecorded.
+"""
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from pydantic import JsonValue
+
+from jifen.errors import JifenError
+from serving.core.audit import new_decision_id
+from serving.core.bundle import ServedModel
+from serving.core.committer import AuditCommitter
+from serving.core.evaluation import Evaluation, JsonDict, evaluate
+from serving.core.features import AssembledInputs, FeatureSource, InputNeeds, assemble_inputs
+from serving.core.metrics import Metrics
+from serving.core.policy import Policy
+from serving.core.reasons import ReasonWriter
+from serving.errors import BundleRejectedError
+from serving.schemas import Caller, DecisionDraft, ScoreRequest, StoredRecord, utc_iso
+
+log = logging.getLogger(__name__)
+
+
+def result_json(
+    record: StoredRecord,
+    request: ScoreRequest,
+    evaluation: Evaluation,
+    model: ServedModel,
+    as_of: Mapping[str, datetime],
+    server_ms: float,
+) -> JsonDict:
+    """Build the public result (``ScoreResult`` as JSON) of a recorded evaluation."""
+    explanation = evaluation.explanation
+    return {
+        "decision_id": record.decision_id,
+        "request_id": request.request_id,
+        **evaluation.outputs,
+        "reasons": explanation["reasons"],
+        "explanation": {
+            "base_value": explanation["base_value"],
+            "contributions": explanation["contributions"],
+            "points_line": explanation["points_line"],
+        },
+        "model_version": model.model_version,
+        "catalogue_version": model.catalogue_version,
+        "policy_version": record.inputs["policy_version"],
+        "feature_as_of": {group: utc_iso(t) for group, t in as_of.items()},
+        "scored_at": utc_iso(record.recorded_at),
+        "server_ms": server_ms,
+    }
+
+
+@dataclass
+class DecisionService:
+    """Scores applications end to end: feature store, model, policy, audit log."""
+
+    source: FeatureSource
+    policy: Policy
+    writer: ReasonWriter
+    committer: AuditCommitter
+    metrics: Metrics
+    per_direction: int
+    application_names: frozenset[str]
+    _needs: dict[str, InputNeeds] = field(default_factory=dict)
+
+    def check_model(self, model: ServedModel) -> None:
+        """Refuse a model whose grades the policy cannot price (no limit factor).
+
+        Raises:
+            BundleRejectedError: a grade of the model's master scale has no limit factor.
+
+        """
+        factors = self.policy.limit.grade_factors
+        missing = [g for g in model.bundle.scale.names if g not in factors]
+        if missing:
+            raise BundleRejectedError(
+                f"policy {self.policy.policy_version} has no limit.grade_factors for grades "
+                f"{missing} of master scale {model.bundle.scale.scale_version} "
+                f"(bundle {model.model_version})"
+            )
+
+    def needs(self, model: ServedModel) -> InputNeeds:
+        """Return what the model and the policy read, for the inline-feature rules."""
+        found = self._needs.get(model.model_version)
+        if found is None:
+            layout = self.policy.points
+            prefixes = (layout.class_prefix, layout.indicator_prefix)
+            optional = self.policy.fields() | {
+                n for n in self.source.group_of if n.startswith(prefixes)
+            }
+            if model.points_column:
+                optional |= {model.points_column}
+            found = InputNeeds(model.feature_order, frozenset(optional), self.application_names)
+            self._needs[model.model_version] = found
+        return found
+
+    def score(
+        self,
+        model: ServedModel,
+        requests: Sequence[ScoreRequest],
+        caller: Caller,
+        received: float,
+    ) -> list[JsonDict | JifenError]:
+        """Score ``requests`` and record every scored one before returning.
+
+        Args:
+            model: the model taken from the slot when the request arrived.
+            requests: the applications, in order.
+            caller: who asked (recorded by key id).
+            received: ``time.perf_counter()`` at receipt, for ``server_ms``.
+
+        Returns:
+            Per request, in order: its result (``ScoreResult`` as JSON), or the error (unknown
+            firm, inline features not allowed, inputs missing) that kept it from a score.
+
+        Raises:
+            FeatureStoreUnavailableError: the store cannot be read (nothing is scored).
+            AuditWriteError: the records did not commit (no decision is returned).
+
+        """
+        received_at = datetime.now(UTC)
+        # fetch: one online read per view for the whole block.
+        vectors = self.source.read([r.enterprise.credit_code for r in requests])
+        # assemble: per application; a 404 or 422 stays with its own item.
+        needs, group_of = self.needs(model), self.source.group_of
+        outcomes: list[JsonDict | JifenError] = []
+        ready: list[tuple[int, ScoreRequest, AssembledInputs]] = []
+        for i, (request, vector) in enumerate(zip(requests, vectors, strict=True)):
+            try:
+                inputs = assemble_inputs(
+                    request.enterprise.credit_code,
+                    request.application,
+                    request.inline_features,
+                    vector,
+                    needs,
+                    group_of,
+                    received_at,
+                )
+            except JifenError as exc:
+                outcomes.append(exc)
+                continue
+            outcomes.append({})
+            ready.append((i, request, inputs))
+        if not ready:
+            return outcomes
+        # evaluate: the whole block at once (one ONNX run, one TreeSHAP run).
+        evaluations = evaluate(
+            model,
+            self.policy,
+            self.writer,
+            [request.application for _, request, _ in ready],
+            [inputs for _, _, inputs in ready],
+            self.per_direction,
+        )
+        # record: every decision of the block in one transaction, before any result leaves.
+        drafts = [
+            self._draft(request, inputs, evaluation, model, caller)
+            for (_, request, inputs), evaluation in zip(ready, evaluations, strict=True)
+        ]
+        records = self.committer.append(drafts)
+        server_ms = (time.perf_counter() - received) * 1000
+        for (i, request, inputs), evaluation, record in zip(
+            ready, evaluations, records, strict=True
+        ):
+            self.metrics.decisions.labels(evaluation.outcome).inc()
+            outcomes[i] = result_json(record, request, evaluation, model, inputs.as_of, server_ms)
+        return outcomes
+
+    def _draft(
+        self,
+        request: ScoreRequest,
+        inputs: AssembledInputs,
+        evaluation: Evaluation,
+        model: ServedModel,
+        caller: Caller,
+    ) -> DecisionDraft:
+        # Values are JSON scalars by construction (store protos, request fields, floats).
+        values: dict[str, JsonValue] = dict(inputs.values)  # type: ignore[arg-type]
+        return DecisionDraft(
+            decision_id=new_decision_id(),
+            caller_key_id=caller.key_id,
+            model_version=model.model_version,
+            catalogue_version=model.catalogue_version,
+            feature_as_of=inputs.as_of,
+            inputs={
+                "request": request.model_dump(mode="json"),
+                "values": values,
+                "sources": dict(inputs.sources),
+                "policy_version": self.policy.policy_version,
+                "reasons_version": self.writer.texts.reasons_version,
+                "reasons_per_direction": self.per_direction,
+            },
+            outputs=evaluation.outputs,
+            explanation=evaluation.explanation,
+        )
