@@ -1,12 +1,13 @@
 """Data stage: immature outcomes are excluded and counted; splits respect time."""
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from training.data import prepare
+from training.data import load_dataset, prepare
 from training.errors import DatasetError
 from training.spec import DatasetSpec
 
@@ -72,3 +73,28 @@ def test_prepare_fails_when_a_vintage_has_no_default(
     frame.loc[late, ["outcome_status", "loan_status"]] = ["matured", "good"]
     with pytest.raises(DatasetError, match=r"test split has \d+ rows and 0 defaults"):
         prepare(frame, _spec(spec_dict, split=cuts))
+
+
+def test_prepare_reads_a_feature_store_style_parquet_with_numeric_labels(
+    tmp_path: Path, loan_book: pd.DataFrame, spec_dict: dict[str, Any]
+) -> None:
+    """The simulated path is one more dataset + spec: 0/1 nullable labels, own status column."""
+    frame = loan_book.assign(
+        label_default_flag=(loan_book["loan_status"] == "bad")
+        .astype("Int64")
+        .where(loan_book["loan_status"].notna()),
+        label_outcome_status=loan_book["outcome_status"],
+        application_date=pd.to_datetime(loan_book["application_date"]),
+    ).drop(columns=["loan_status", "outcome_status"])
+    path = tmp_path / "training_set.parquet"
+    frame.to_parquet(path)
+    spec = _spec(
+        spec_dict,
+        target="label_default_flag",
+        positive_label=1,
+        status_column="label_outcome_status",
+    )
+    splits = prepare(load_dataset(path, spec), spec)
+    assert splits.n_excluded_immature == int((loan_book["outcome_status"] == "immature").sum())
+    defaults = sum(p.defaults for p in splits.parts())
+    assert defaults == int((loan_book["loan_status"] == "bad").sum())

@@ -105,3 +105,24 @@ def test_train_fails_before_tuning_when_spec_does_not_fit_data(
     with pytest.raises(SpecError, match=r"positive_label '1' does not occur"):
         train(TrainRequest(dataset, spec_path, tmp_path / "out", n_trials=1))
     assert not (tmp_path / "out").exists()
+
+
+def test_load_spec_adds_constraints_from_feature_definitions(
+    tmp_path: Path, spec_dict: dict[str, Any]
+) -> None:
+    """monotone_definitions reads feature YAMLs; the spec's own constraints win."""
+    definitions = tmp_path / "definitions"
+    definitions.mkdir()
+    (definitions / "firm.yaml").write_text(
+        "features:\n"
+        "  - {name: firm_age_years, monotone: decreasing}\n"
+        "  - {name: debt_ratio, monotone: decreasing}\n"
+        "  - {name: industry, monotone: none}\n",
+        encoding="utf-8",
+    )
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({**spec_dict, "monotone_definitions": "definitions"}), "utf-8")
+    monotone = load_spec(path).monotone
+    assert monotone["firm_age_years"] == -1
+    assert monotone["debt_ratio"] == 1  # the spec says increasing
+    assert "industry" not in monotone
