@@ -1,7 +1,7 @@
 """The training pipeline as labelled steps.
 
 spec → data → encode → tune → fit → monotonicity → calibrate → blend → evaluate → export →
-bundle → track.
+report → bundle → track.
 
 Every dataset goes through the same steps; a bank's own extract ("bring your own data")
 and the simulated portfolio's point-in-time training set differ only in their spec.
@@ -96,6 +96,7 @@ class _Run:
     report: dict[str, Any] = field(init=False)  # evaluate
     onnx_bytes: bytes = field(init=False)  # export
     parity: ParityResult = field(init=False)  # export
+    report_files: dict[str, bytes] = field(init=False)  # report
     metrics: dict[str, Any] = field(init=False)  # bundle
     training: dict[str, Any] = field(init=False)  # bundle
     bundle_path: Path = field(init=False)  # bundle
@@ -250,6 +251,29 @@ def _step_export(run: _Run) -> None:
     logger.info("parity: %s", run.parity.to_dict())
 
 
+def _step_report(run: _Run) -> None:
+    from training.report.assemble import ReportInputs  # deferred: matplotlib, jinja2
+    from training.report.build import report_files
+
+    inputs = ReportInputs(
+        name=run.name,
+        spec=run.spec,
+        splits=run.splits,
+        scored=run.scored,
+        evaluation=run.report,
+        scale=run.scale,
+        booster=run.booster,
+        encoder=run.encoder,
+        calibrator=run.calibrator,
+        blend=run.blend,
+        monotonicity=run.mono,
+        onnx_bytes=run.onnx_bytes,
+        tracking=run.request.tracking,
+        seed=run.config.seed,
+    )
+    run.report_files = report_files(inputs)
+
+
 def _step_bundle(run: _Run) -> None:
     request = run.request
     run.metrics = headline(run.report, run.splits) | {
@@ -272,6 +296,7 @@ def _step_bundle(run: _Run) -> None:
     files = artifacts.bundle_files(
         fitted, run.onnx_bytes, run.spec, run.data.monotone, run.metrics, run.report, run.training
     )
+    files |= run.report_files  # validation report and monitoring reference, in the manifest
     version = new_version(run.onnx_bytes)
     run.bundle_path = write_bundle(request.out_dir, run.name, version, files, {"fingerprint": fp})
     run.metrics |= {"model_name": run.name, "bundle_version": version}
@@ -301,6 +326,7 @@ STEPS: tuple[tuple[str, Callable[[_Run], None]], ...] = (
     ("blend", _step_blend),
     ("evaluate", _step_evaluate),
     ("export", _step_export),
+    ("report", _step_report),
     ("bundle", _step_bundle),
     ("track", _step_track),
 )

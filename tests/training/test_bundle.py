@@ -26,7 +26,7 @@ def test_bundle_holds_every_part_with_its_checksum(trained: tuple[TrainResult, P
     expected = {
         "model.onnx", "model.lgb.txt", "encoder.json", "calibrator.json", "blend.json",
         "features.json", "master_scale.json", "metrics.json", "evaluation.json",
-        "training.json", "spec.json",
+        "training.json", "spec.json", "validation_report.html", "reference.json",
     }  # fmt: skip
     assert set(manifest["files"]) == expected
     for name, entry in manifest["files"].items():
