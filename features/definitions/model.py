@@ -38,6 +38,7 @@ class Group(StrEnum):
     CREDIT = "credit"
     INNOVATION = "innovation"
     FIRM = "firm"
+    POINTS = "points"
     APPLICATION = "application"
 
 
@@ -109,12 +110,21 @@ class UnitErrorRule(_Strict):
         return self
 
 
+class PointsRule(_Strict):
+    """Which indicator catalogue the ``points`` group is scored with, and on which date."""
+
+    catalogue: str = Field(min_length=1)
+    snap: Literal["exact", "month"] = "month"
+    """``month`` scores each as-of date at the last month end on or before it."""
+
+
 class PipelineRules(_Strict):
     """Thresholds of the point-in-time pipelines, versioned with the feature set."""
 
     unit_error: UnitErrorRule
     low_month_share_of_median: float = Field(gt=0, lt=1)
     checkin_known_after_days: int = Field(ge=0, le=30)
+    points: PointsRule
 
 
 class FeatureSet(_Strict):

@@ -61,6 +61,7 @@ enterprise_tax = _view(Group.TAX)
 enterprise_credit = _view(Group.CREDIT)
 enterprise_innovation = _view(Group.INNOVATION)
 enterprise_firm = _view(Group.FIRM)
+enterprise_points = _view(Group.POINTS)
 
 ENTERPRISE_VIEWS = (
     enterprise_electricity,
@@ -69,6 +70,7 @@ ENTERPRISE_VIEWS = (
     enterprise_credit,
     enterprise_innovation,
     enterprise_firm,
+    enterprise_points,
 )
 
 credit_risk_v1 = FeatureService(

@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from features.definitions.model import Dtype, FeatureDefinition, FeatureSet, Group
+from features.pipelines.points import compute_points_group
 from jifen.errors import ConfigError, DataContractError
 
 GROUP_ORDER: Final = (
@@ -24,6 +25,7 @@ GROUP_ORDER: Final = (
     Group.CHECKINS,
     Group.TAX,
     Group.CREDIT,
+    Group.POINTS,  # scored by the points engine, not SQL (features.pipelines.points)
 )
 SQL_TYPES: Final[dict[Dtype, str]] = {
     "float64": "DOUBLE",
@@ -112,7 +114,10 @@ def compute_entity_features(
     for group in GROUP_ORDER:
         if on_step is not None:
             on_step(f"features: {group.value}")
-        run_sql(con, read_sql(group.value), params, f"feat_{group.value}")
+        if group is Group.POINTS:
+            compute_points_group(con, feature_set)
+        else:
+            run_sql(con, read_sql(group.value), params, f"feat_{group.value}")
         _check_columns(con, group, feature_set.by_group(group))
     selects = ["s.credit_code", "s.as_of"]
     joins = []
@@ -149,7 +154,7 @@ def _check_columns(
     defined = {f.name for f in definitions}
     if produced != defined:
         raise ConfigError(
-            f"sql/{group.value}.sql and the {group.value} definitions must name the same "
+            f"the {group.value} group and its definitions must name the same "
             f"features; only in SQL: {sorted(produced - defined)}, "
             f"only in YAML: {sorted(defined - produced)}"
         )

@@ -46,12 +46,17 @@ def test_clean_simulation_passes_every_contract(tmp_path: Path) -> None:
     assert set(violations["table"]) <= {"innovation_filings"}
     clean = pq.read_table(layout.clean("innovation_filings")).to_pandas()
     repeats = pq.read_table(layout.quarantine("innovation_filings")).to_pandas()
+    numbers = ["revenue_wan", "rd_expense_wan", "staff_total", "invention_patents"]
     for row in repeats.itertuples(index=False):
         original = clean[clean["filing_id"] == row.row_key]
         assert len(original) == 1
-        assert json.loads(row.record)["revenue_wan"] == pytest.approx(
-            original["revenue_wan"].iloc[0], nan_ok=True
-        )
+        record = json.loads(row.record)
+        for column in numbers:
+            kept = original[column].iloc[0]
+            if pd.isna(kept):
+                assert record[column] is None, column
+            else:
+                assert record[column] == pytest.approx(float(kept)), column
 
 
 def test_every_injected_fault_is_quarantined_under_its_check(faulty: DataLayout) -> None:
