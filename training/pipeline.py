@@ -108,6 +108,10 @@ class _Run:
         return self.request.name or self.spec.name or self.request.spec_path.stem
 
 
+ORACLE_PD_COLUMN = "true_pd_12m"
+"""PD column of the simulator's ``applications_truth`` file."""
+
+
 def _oracle(request: TrainRequest, spec: DatasetSpec, splits: Splits) -> np.ndarray | None:
     test = splits.test.frame
     if spec.oracle_column is not None:
@@ -118,10 +122,12 @@ def _oracle(request: TrainRequest, spec: DatasetSpec, splits: Splits) -> np.ndar
         raise DatasetError("--oracle needs id_column in the spec to join the oracle PD")
     oracle = load_dataset(request.oracle_path, spec.model_copy(update={"categorical": ()}))
     value = [c for c in oracle.columns if c != spec.id_column]
+    if ORACLE_PD_COLUMN in value:  # the simulator's truth file carries latent states too
+        value = [ORACLE_PD_COLUMN]
     if spec.id_column not in oracle.columns or len(value) != 1:
         raise DatasetError(
-            f"oracle file {request.oracle_path} must hold {spec.id_column!r} and one PD column; "
-            f"got {list(oracle.columns)}"
+            f"oracle file {request.oracle_path} must hold {spec.id_column!r} and one PD column "
+            f"(or {ORACLE_PD_COLUMN!r}); got {list(oracle.columns)}"
         )
     pds = oracle.set_index(oracle[spec.id_column].astype(str))[value[0]]
     return test[spec.id_column].astype(str).map(pds).to_numpy(dtype=float)

@@ -30,6 +30,7 @@ from features.pipelines.compute import (
     sql_params,
 )
 from features.pipelines.sources import DEFAULT_STAGE, SourceStage, load_sources
+from features.pipelines.spec import write_training_spec
 
 TRAINING_SET_FILE: Final = "training_set.parquet"
 ENTITY_FEATURES_FILE: Final = "entity_features.parquet"
@@ -111,7 +112,8 @@ def build_training_set(
     """Write ``features/training_set.parquet`` for applications made on or before ``as_of``.
 
     Each row's features use only records known on its application date, so the same
-    application gets the same row whatever the build date.
+    application gets the same row whatever the build date. The matching training spec
+    (``training_spec.json``) is written beside it.
     """
     started = time.perf_counter()
     fs = feature_set or load_feature_set()
@@ -125,6 +127,7 @@ def build_training_set(
         con.close()
     path = features_dir(layout) / TRAINING_SET_FILE
     _write(table, path, fs, as_of, kind="training_set")
+    write_training_spec(fs, path.parent)
     return BuildResult(
         path, table.num_rows, len(fs.features), fs.feature_set_version, as_of,
         time.perf_counter() - started,
