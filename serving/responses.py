@@ -137,6 +137,9 @@ class PointsView(_Public):
     blend_fill_used: bool
     """The blend read its training median because the points were missing."""
     classes: dict[str, float]
+    """Points per first-level class of the catalogue (技术创新, 成长经营, 辅助)."""
+    details: dict[str, float | int | bool]
+    """Further points columns: rank percentile, white list, indicators missing."""
     top_gained: list[IndicatorPoints]
     top_lost: list[IndicatorPoints]
 

@@ -89,23 +89,33 @@ def _points_view(
 ) -> PointsView:
     layout, values = policy.points, row.values
     total = _number(values.get(total_name))
-
-    def prefixed(prefix: str) -> dict[str, float]:
-        found = {
-            n.removeprefix(prefix): _number(v) for n, v in values.items() if n.startswith(prefix)
-        }
-        return {n: v for n, v in found.items() if v is not None}
-
-    ranked = sorted(prefixed(layout.indicator_prefix).items(), key=lambda x: (-x[1], x[0]))
+    classes = {cls: _number(values.get(column)) for cls, column in layout.classes.items()}
+    details = {
+        column: values[column]
+        for column in layout.details
+        if isinstance(values.get(column), bool | int | float) and _finite_or_flag(values[column])
+    }
+    prefix = layout.indicator_prefix
+    indicators = {
+        n.removeprefix(prefix): v
+        for n in values
+        if prefix and n.startswith(prefix) and (v := _number(values[n])) is not None
+    }
+    ranked = sorted(indicators.items(), key=lambda x: (-x[1], x[0]))
     top = layout.top_indicators
     return PointsView(
         total=total,
         source=row.sources.get(total_name) if total is not None else None,
         blend_fill_used=fill_used,
-        classes=prefixed(layout.class_prefix),
+        classes={k: v for k, v in classes.items() if v is not None},
+        details=details,  # type: ignore[arg-type]
         top_gained=[IndicatorPoints(indicator=k, points=v) for k, v in ranked[:top] if v > 0],
         top_lost=[IndicatorPoints(indicator=k, points=v) for k, v in ranked[::-1] if v < 0][:top],
     )
+
+
+def _finite_or_flag(value: object) -> bool:
+    return isinstance(value, bool) or _number(value) is not None
 
 
 def evaluate(

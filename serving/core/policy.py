@@ -92,9 +92,17 @@ class PointsLayout(_Frozen):
     """Where the innovation points sit among a firm's inputs."""
 
     total: str
-    class_prefix: str
-    indicator_prefix: str
+    classes: dict[str, str]
+    """Class id to the column holding the firm's points of that class."""
+    details: tuple[str, ...] = ()
+    """Further points columns shown as they are (rank, white list, missing indicators)."""
+    indicator_prefix: str | None = None
+    """Prefix of per-indicator points columns, when the store serves them."""
     top_indicators: int = Field(ge=0, le=20)
+
+    def columns(self) -> frozenset[str]:
+        """Every named points column."""
+        return frozenset({self.total, *self.classes.values(), *self.details})
 
 
 class Product(_Frozen):
@@ -171,7 +179,8 @@ class Policy(_Frozen):
         """Every input field the policy reads (besides the derived ones)."""
         return frozenset(
             {r.when.field for r in self.rules}
-            | {self.limit.revenue_field, self.subsidy.revenue_field, self.points.total}
+            | {self.limit.revenue_field, self.subsidy.revenue_field}
+            | self.points.columns()
         )
 
 

@@ -93,10 +93,9 @@ class DecisionService:
         """Return what the model and the policy read, for the inline-feature rules."""
         found = self._needs.get(model.model_version)
         if found is None:
-            layout = self.policy.points
-            prefixes = (layout.class_prefix, layout.indicator_prefix)
+            prefix = self.policy.points.indicator_prefix
             optional = self.policy.fields() | {
-                n for n in self.source.group_of if n.startswith(prefixes)
+                n for n in self.source.group_of if prefix and n.startswith(prefix)
             }
             if model.points_column:
                 optional |= {model.points_column}
