@@ -9,6 +9,12 @@ validation vintage (never on train, where the model's logit is over-confident)::
 ``p_model`` is the raw LightGBM probability, ``points`` the innovation points (missing
 points are filled with the validation median, stored). A points-only logistic is fitted on
 the same rows so that the three models can be compared side by side.
+
+The points are designed so that more points mean a sounder firm, so ``w_points`` may not be
+positive: a credit officer must never read "more points raised the PD". When the free fit
+gives a positive weight (the model's logit already carries the same information, or
+overstates it), the weight is set to zero, the stack refitted on the logit alone, and the
+bundle records that the constraint was binding.
 """
 
 from typing import Any, Self
@@ -58,6 +64,11 @@ class PointsBlend:
         self.points_fill_ = float(np.nanmedian(values)) if not np.isnan(values).all() else 0.0
         filled = self._points(values)
         self.intercept_, (self.w_model_, self.w_points_) = _fit([logit(p_model), filled], y)
+        self.unconstrained_w_points_ = self.w_points_
+        self.points_constrained_ = self.w_points_ > 0
+        if self.points_constrained_:
+            self.intercept_, (self.w_model_,) = _fit([logit(p_model)], y)
+            self.w_points_ = 0.0
         self.points_only_intercept_, (self.points_only_w_,) = _fit([filled], y)
         spread = float(np.std(filled)) or 1.0
         self.w_points_per_sd_ = self.w_points_ * spread
@@ -76,11 +87,17 @@ class PointsBlend:
 
     def describe(self) -> str:
         """One line with the coefficients, for the console and the run's notes."""
-        return (
+        text = (
             f"PD_blend = sigmoid({self.intercept_:+.4f} {self.w_model_:+.4f}·logit(p_model) "
             f"{self.w_points_:+.5f}·{self.points_column}); per s.d.: model "
             f"{self.w_model_per_sd_:+.3f}, points {self.w_points_per_sd_:+.3f}"
         )
+        if self.points_constrained_:
+            text += (
+                f" (free fit gave points {self.unconstrained_w_points_:+.5f} > 0, against their "
+                "declared direction: weight held at 0)"
+            )
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form (the bundle's ``blend.json``)."""
@@ -97,6 +114,8 @@ class PointsBlend:
             "w_model_per_sd": self.w_model_per_sd_,
             "w_points_per_sd": self.w_points_per_sd_,
             "points_fill": self.points_fill_,
+            "points_constrained": self.points_constrained_,
+            "unconstrained_w_points": self.unconstrained_w_points_,
             "points_only": {
                 "intercept": self.points_only_intercept_,
                 "w_points": self.points_only_w_,
@@ -125,6 +144,8 @@ class PointsBlend:
         blend.w_model_per_sd_ = float(raw["w_model_per_sd"])
         blend.w_points_per_sd_ = float(raw["w_points_per_sd"])
         blend.points_fill_ = float(raw["points_fill"])
+        blend.points_constrained_ = bool(raw.get("points_constrained", False))
+        blend.unconstrained_w_points_ = float(raw.get("unconstrained_w_points", blend.w_points_))
         blend.points_only_intercept_ = float(raw["points_only"]["intercept"])
         blend.points_only_w_ = float(raw["points_only"]["w_points"])
         return blend
