@@ -7,6 +7,8 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 JIFEN := .venv/bin/jifen
 DATA_DIR ?= data
+AS_OF ?= 2025-12-31
+TRIALS ?= 30
 export JIFEN_DATA_DIR := $(DATA_DIR)
 export FEAST_USAGE := False
 
@@ -34,12 +36,26 @@ system-deps:  ## Install the Debian packages reports and benchmarks need (fonts,
 run: setup  ## Simulate the default portfolio and run the main job on embedded defaults
 	$(JIFEN) simulate --data-dir $(DATA_DIR)
 	$(JIFEN) validate --data-dir $(DATA_DIR)
+	$(JIFEN) points --data-dir $(DATA_DIR) --as-of $(AS_OF) --top 10
+	$(JIFEN) features build --data-dir $(DATA_DIR) --as-of $(AS_OF)
+	$(JIFEN) features materialize --data-dir $(DATA_DIR)
+	$(JIFEN) train --dataset $(DATA_DIR)/features/training_set.parquet \
+	  --spec $(DATA_DIR)/features/training_spec.json \
+	  --oracle $(DATA_DIR)/oracle/applications_truth.parquet \
+	  --trials $(TRIALS) --out models --tracking-dir . \
+	  --catalogue-version national-2024-trial --feature-service-version credit_risk_v1
 
 test: setup services system-deps  ## Lint, type-check and run the test suite
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/pytest
+
+bench: setup services system-deps  ## Speed figures, each beside a peer measured in the same run
+	.venv/bin/python bench/bench_features.py
+	.venv/bin/python bench/bench_online.py
+	.venv/bin/python bench/bench_training.py --rows 100000 --trials 30
+	.venv/bin/python bench/audit_append.py --n 2000
 
 lint: setup  ## Format and lint in place
 	.venv/bin/ruff format .
