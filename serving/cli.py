@@ -272,3 +272,6 @@ def register(app: typer.Typer) -> None:
     app.command("score", no_args_is_help=True)(score)
     app.add_typer(audit_app, name="audit")
     app.add_typer(keys_app, name="keys")
+    from serving.monitoring.cli import monitor  # light: heavy imports are inside the command
+
+    app.command("monitor", no_args_is_help=True)(monitor)

@@ -24,7 +24,7 @@ from training.metrics import calibration_by_grade
 from training.monotonicity import MonotonicityReport
 from training.report import charts
 from training.report.champion import ChampionView, find_champion
-from training.report.config import Level, ReportConfig, worst
+from training.report.config import Level, ReportConfig, calibration_level, worst
 from training.report.explain import LinkWeights, ShapSummary, summarise
 from training.report.render import data_uri
 from training.spec import DatasetSpec
@@ -149,11 +149,6 @@ def _draw(
     return out
 
 
-def _calibration_level(rejected: int) -> Level:
-    # Ten grades tested at 5 % reject one by chance about four times in ten.
-    return Level.GREEN if rejected == 0 else Level.AMBER if rejected == 1 else Level.RED
-
-
 def _summary(
     evaluation: dict[str, Any],
     grades: list[dict[str, Any]],
@@ -171,7 +166,7 @@ def _summary(
         },
         {
             "check": "Calibration 校准",
-            "level": _calibration_level(len(rejected)),
+            "level": calibration_level(len(rejected)),
             "value": f"{len(rejected)} grade(s) rejected {rejected or ''}".strip(),
         },
         {

@@ -117,7 +117,9 @@ def ks_png(y: np.ndarray, pd_: np.ndarray) -> bytes:
     return png(figure)
 
 
-def calibration_png(grades: list[dict[str, Any]]) -> bytes:
+def calibration_png(
+    grades: list[dict[str, Any]], title: str = "Calibration per grade, test vintage 分等级校准"
+) -> bytes:
     """Per grade: mean PD and observed default rate with its Jeffreys 95 % interval."""
     rows = [g for g in grades if g.get("n")]
     figure = _figure(6.4, 4.4)
@@ -148,7 +150,7 @@ def calibration_png(grades: list[dict[str, Any]]) -> bytes:
     ax.set_xticks(x, [str(g["grade"]) for g in rows])
     ax.set_xlabel("grade 等级", **_font())
     ax.set_ylabel("PD / default rate (log)", **_font())
-    ax.set_title("Calibration per grade, test vintage 分等级校准", **_font())
+    ax.set_title(title, **_font())
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, prop=_legend_font())
     return png(figure)
 
@@ -212,4 +214,18 @@ def dependence_png(feature: str, values: Any, contributions: np.ndarray, scale: 
     ax.axhline(0, color="grey", linewidth=0.8)
     ax.set_xlabel(feature, **_font())
     ax.set_ylabel(f"contribution ({scale})", fontsize=8)
+    return png(figure)
+
+
+def shares_png(bins: list[str], expected: list[float], actual: list[float], title: str) -> bytes:
+    """Share of rows per bin: the reference sample beside the recent one."""
+    figure = _figure(7.2, 3.6)
+    ax = figure.add_subplot()
+    x = np.arange(len(bins))
+    ax.bar(x - 0.2, expected, width=0.4, label="training reference 训练参考", color="#90a4ae")
+    ax.bar(x + 0.2, actual, width=0.4, label="recent traffic 近期流量", color="#1565c0")
+    ax.set_xticks(x, bins, rotation=40, ha="right", fontsize=7)
+    ax.set_ylabel("share of rows 占比", **_font())
+    ax.set_title(title, **_font())
+    ax.legend(prop=_legend_font())
     return png(figure)

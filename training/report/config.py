@@ -100,6 +100,15 @@ def worst(levels: list[Level]) -> Level:
     return max(levels, key=order.index, default=Level.GREEN)
 
 
+def calibration_level(rejected: int) -> Level:
+    """Light of a calibration test over all grades: 0 rejected green, 1 amber, 2+ red.
+
+    Ten grades tested at 5 % reject one by chance about four times in ten, so a single
+    rejection is a question, two are a finding.
+    """
+    return Level.GREEN if rejected == 0 else Level.AMBER if rejected == 1 else Level.RED
+
+
 def load_report_config(path: Path | None = None) -> ReportConfig:
     """Load and validate the report configuration (default: the shipped file).
 

@@ -10,6 +10,8 @@ import struct
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+_BLOCKS = frozenset({"div", "p", "td", "th", "tr", "li", "br", "h1", "h2", "h3", "figcaption"})
+
 
 @dataclass
 class ParsedReport:
@@ -33,6 +35,8 @@ class _Parser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
+        if tag in _BLOCKS:
+            self._chunks.append(" ")
         if tag in ("style", "script"):
             self._skip += 1
         elif tag == "table":
@@ -51,6 +55,8 @@ class _Parser(HTMLParser):
             self.out.section_ids.append(str(a["id"]))
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in _BLOCKS:
+            self._chunks.append(" ")
         if tag in ("style", "script"):
             self._skip -= 1
         elif tag in ("td", "th") and self._cell is not None and self._table:
