@@ -63,6 +63,11 @@ class FeatureStoreUnavailableError(JifenError, OSError):
 class FeaturesIncompleteError(DataContractError):
     """Inline features are not allowed, or the model lacks an input nobody supplied."""
 
+    def __init__(self, message: str, *, field: tuple[str, ...] = ("inline_features",)) -> None:
+        super().__init__(message)
+        self.field = field
+        """Where in the request body the problem is (the 422's ``loc``)."""
+
 
 class BundleRejectedError(JifenError, ValueError):
     """A model bundle failed its checks (checksum, format, self-test); it is not served."""

@@ -35,6 +35,10 @@ MAX_AMOUNT_WAN: Final = 100_000.0
 """Largest amount (CNY 10k) a request may ask for; the applications contract's bound."""
 TERMS_MONTHS: Final = (3, 6, 12, 24, 36)
 MAX_INLINE_FEATURES: Final = 256
+EARLIEST_APPLICATION: Final = date(2000, 1, 1)
+"""Earliest application date accepted (older dates are typos, e.g. 0001-01-01)."""
+CREDIT_CODE_FORMAT: Final = "gb32100-credit-code"
+"""OpenAPI ``format`` of credit codes (property-based tests generate valid ones for it)."""
 BUSINESS_TZ: Final = ZoneInfo("Asia/Shanghai")
 """Application dates are calendar dates in China."""
 
@@ -70,7 +74,12 @@ def today_in_china() -> date:
     return datetime.now(BUSINESS_TZ).date()
 
 
-def _not_in_future(value: date) -> date:
+def _within_range(value: date) -> date:
+    if value < EARLIEST_APPLICATION:
+        raise ValueError(
+            f"application_date must be on or after {EARLIEST_APPLICATION.isoformat()}; "
+            f"got {value.isoformat()}"
+        )
     today = today_in_china()
     if value > today:
         raise ValueError(
@@ -90,7 +99,8 @@ class Enterprise(BaseModel):
 
     credit_code: Annotated[str, AfterValidator(validate_credit_code)] = Field(
         description="统一社会信用代码: 18 characters with a GB 32100-2015 check character.",
-        examples=["91110108MA01A2B3C4"],
+        examples=["91110108MA01A2B32G"],
+        json_schema_extra={"format": CREDIT_CODE_FORMAT},
     )
 
 
@@ -107,7 +117,7 @@ class Application(BaseModel):
     )
     amount_wan: float = Field(gt=0, le=MAX_AMOUNT_WAN, allow_inf_nan=False)
     term_months: Literal[3, 6, 12, 24, 36]
-    application_date: Annotated[date, AfterValidator(_not_in_future)]
+    application_date: Annotated[date, AfterValidator(_within_range)]
 
 
 class ScoreRequest(BaseModel):

@@ -81,6 +81,11 @@ async def _jifen_error(request: Request, exc: Exception) -> Response:
     http = http_error(exc)
     if http.status_code >= 500:
         log.warning("%s %s -> %d: %s", request.method, request.url.path, http.status_code, exc)
+    if http.status_code == 422:
+        # Every 422 has the one documented shape: a list of field errors.
+        field = getattr(exc, "field", ())
+        error = {"loc": ["body", *field], "msg": str(exc), "type": "value_error"}
+        return JSONResponse(status_code=422, content={"detail": [error]})
     return await http_exception_handler(request, http)
 
 

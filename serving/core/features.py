@@ -178,7 +178,8 @@ def _ratio(amount: float, denominator: object) -> float | None:
         return None
     if denominator == 0 or not math.isfinite(denominator):
         return None
-    return amount / denominator
+    ratio = amount / denominator
+    return ratio if math.isfinite(ratio) else None  # a subnormal denominator overflows
 
 
 def application_features(application: Application, firm: Mapping[str, object]) -> dict[str, object]:

@@ -204,7 +204,9 @@ def test_score_returns_422_naming_the_inputs_an_unknown_firm_lacks(
     body = application_body(UNKNOWN_FIRM, inline_features={"firm_age_years": 4.0})
     response = _score(world, scorer, body)
     assert response.status_code == 422
-    detail = response.json()["detail"]
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "inline_features"]
+    detail = error["msg"]
     assert detail.startswith("model inputs credit_overdue_count_24m, elec_yoy_3m, ")
     assert detail.endswith(
         "have no value: the firm is not in the store; send them in inline_features"
@@ -231,7 +233,9 @@ def test_score_returns_422_when_inline_features_override_the_store(
     )
     response = _score(world, scorer, body)
     assert response.status_code == 422
-    assert response.json()["detail"] == (
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "inline_features"]
+    assert error["msg"] == (
         "inline_features credit_overdue_count_24m are served by the feature store for this "
         "enterprise and cannot be overridden; inline values may only set application-time "
         "fields or features the store does not serve"
@@ -259,7 +263,9 @@ def test_score_returns_422_when_an_inline_feature_is_no_input(
     body = application_body(feature_repo.credit_codes[0], inline_features={"shoe_size": 42.0})
     response = _score(world, scorer, body)
     assert response.status_code == 422
-    assert response.json()["detail"] == (
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["body", "inline_features"]
+    assert error["msg"] == (
         "inline_features shoe_size are not inputs of the served model or the policy "
         "(GET /v1/model lists them)"
     )
@@ -514,3 +520,27 @@ def test_reloads_do_not_fail_requests_in_flight(
     assert reloads == [200] * 10
     assert statuses and set(statuses) == {200}
     assert json.loads(client.get("/ready").text)["ready"] is True
+
+
+def test_score_returns_422_naming_application_date_when_it_is_before_2000(
+    world: TestClient, scorer: dict[str, str], feature_repo: FeatureRepo
+) -> None:
+    """Year 1 (found by schemathesis: it overflowed the time zone shift) is refused as a typo."""
+    body = application_body(
+        feature_repo.credit_codes[0], **{"application.application_date": "0001-01-01"}
+    )
+    response = _score(world, scorer, body)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["msg"] == "application_date must be on or after 2000-01-01; got 0001-01-01"
+
+
+def test_score_treats_a_ratio_that_overflows_as_missing(
+    world: TestClient, scorer: dict[str, str]
+) -> None:
+    """Revenue of 5e-324 (a subnormal) would make amount/revenue infinite: it is NULL instead."""
+    body = inline_firm(70.0)
+    body["inline_features"]["inno_revenue_wan"] = 5e-324
+    response = _score(world, scorer, body)
+    assert response.status_code == 200, response.text
+    assert all(r["id"] != "need_amount_to_revenue" for r in response.json()["rules"])

@@ -1,0 +1,171 @@
+"""Durability under a crash: kill -9 the server mid-load; every answered decision is on disk.
+
+``jifen serve`` runs as a subprocess on a free loopback port, threads score firms as fast
+as they can, and the server is killed with SIGKILL while requests are in flight. After a
+restart on the same SQLite audit log, every decision that got a 200 must have its record,
+and ``jifen audit verify`` must find the chain intact.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+import httpx
+import pytest
+
+from serving.core.config import SqliteTarget
+from serving.core.db import open_store
+from serving.core.security import KeyRing
+from serving.schemas import Role
+from tests.serving.conftest import FeatureRepo, TrainedBundles, application_body
+
+pytestmark = pytest.mark.slow
+
+JIFEN: Final = Path(sys.executable).with_name("jifen")
+STARTUP_S: Final = 120.0
+THREADS: Final = 4
+KILL_AFTER: Final = 60
+"""Answered decisions before the kill."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Server:
+    """A ``jifen serve`` subprocess on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._log = log.open("ab")
+        self.process = subprocess.Popen(
+            [str(JIFEN), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"jifen serve exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise AssertionError(f"jifen serve was not ready within {STARTUP_S:.0f} s")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+        self.process.wait(timeout=30)
+        self._log.close()
+
+
+@pytest.fixture
+def served(
+    tmp_path: Path, trained_bundles: TrainedBundles, feature_repo: FeatureRepo
+) -> Iterator[tuple[dict[str, str], dict[Role, str], list[Server]]]:
+    """Environment and keys of a server on a fresh audit log; servers are killed at the end."""
+    dsn = f"sqlite:///{tmp_path / 'audit.sqlite3'}"
+    env = {
+        **os.environ,
+        "JIFEN_DATA_DIR": str(tmp_path),
+        "JIFEN_AUDIT_DSN": dsn,
+        "JIFEN_BUNDLE_DIR": str(trained_bundles.root),
+        "JIFEN_FEATURE_REPO_DIR": str(feature_repo.path),
+        "JIFEN_LOG_LEVEL": "WARNING",
+        "FEAST_USAGE": "False",
+    }
+    store = open_store(SqliteTarget(tmp_path / "audit.sqlite3"))
+    try:
+        keys = {role: KeyRing(store).create(role, f"crash {role.value}")[0] for role in Role}
+    finally:
+        store.close()
+    servers: list[Server] = []
+    yield env, keys, servers
+    for server in servers:
+        server.kill()
+
+
+def test_every_answered_decision_survives_kill_9_and_the_chain_verifies(
+    served: tuple[dict[str, str], dict[Role, str], list[Server]],
+    feature_repo: FeatureRepo,
+    tmp_path: Path,
+) -> None:
+    """SIGKILL under load: each 200's decision_id has its record after restart; verify passes."""
+    env, keys, servers = served
+    server = Server(env, tmp_path / "server.log")
+    servers.append(server)
+    server.wait_ready()
+    answered: list[str] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def fire(offset: int) -> None:
+        headers = {"Authorization": f"Bearer {keys[Role.SCORER]}"}
+        codes = feature_repo.credit_codes
+        with httpx.Client(base_url=server.url, headers=headers, timeout=10) as client:
+            i = offset
+            while not stop.is_set():
+                try:
+                    response = client.post(
+                        "/v1/score", json=application_body(codes[i % len(codes)])
+                    )
+                except httpx.HTTPError as exc:
+                    with lock:
+                        failures.append(type(exc).__name__)
+                    return
+                with lock:
+                    if response.status_code == 200:
+                        answered.append(response.json()["decision_id"])
+                    else:
+                        failures.append(str(response.status_code))
+                i += THREADS
+
+    threads = [threading.Thread(target=fire, args=(k,)) for k in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while len(answered) < KILL_AFTER and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server.kill()  # SIGKILL while the threads are still sending
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(answered) >= KILL_AFTER
+    assert all(f in {"ConnectError", "ReadError", "RemoteProtocolError"} for f in failures), (
+        failures
+    )
+
+    restarted = Server(env, tmp_path / "server.log")
+    servers.append(restarted)
+    restarted.wait_ready()
+    auditor = {"Authorization": f"Bearer {keys[Role.AUDITOR]}"}
+    with httpx.Client(base_url=restarted.url, headers=auditor, timeout=10) as client:
+        missing = [d for d in answered if client.get(f"/v1/decisions/{d}").status_code != 200]
+    assert missing == []
+    verify = subprocess.run(
+        [str(JIFEN), "audit", "verify", "--dsn", env["JIFEN_AUDIT_DSN"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "audit chain intact" in verify.stdout + verify.stderr
