@@ -275,3 +275,6 @@ def register(app: typer.Typer) -> None:
     from serving.monitoring.cli import monitor  # light: heavy imports are inside the command
 
     app.command("monitor", no_args_is_help=True)(monitor)
+    from serving.reports.cli import report_app
+
+    app.add_typer(report_app, name="report")

@@ -191,3 +191,9 @@ def test_bad_outcome_flag_and_missing_reference_exit_2_with_the_reason(
     args = ["monitor", "--since", SINCE, "--audit-dsn", log.dsn, "--bundle", str(old)]
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "r2.html")])
     assert result.exit_code == 2 and "has no reference.json" in result.output
+
+
+def test_monitor_has_help_naming_the_exit_code() -> None:
+    """`jifen monitor --help` says a red alert exits with code 3."""
+    result = CliRunner().invoke(app, ["monitor", "--help"], terminal_width=200)
+    assert result.exit_code == 0 and "Exits with code 3 on a red alert" in result.output
