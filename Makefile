@@ -50,6 +50,7 @@ test: setup services system-deps  ## Lint, type-check and run the test suite
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	.venv/bin/pytest
+	.venv/bin/pytest --nbmake notebooks/
 
 bench: setup services system-deps  ## Speed figures, each beside a peer measured in the same run
 	.venv/bin/python bench/bench_features.py
