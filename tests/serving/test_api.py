@@ -168,15 +168,30 @@ def test_ready_returns_503_with_reasons_when_no_model_is_loaded(client: TestClie
     assert "no feature_store.yaml" in body["checks"]["feature_store"]
 
 
+def _metric(text: str, series: str) -> float:
+    """Value of one Prometheus series in an exposition text, 0 when absent."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
-    """Requests are counted under the route template, not the raw path; decisions counter exists."""
+    """Requests are counted under the route template, not the raw path; decisions counter exists.
+
+    The registry is process-wide, so the test compares counts before and after its requests.
+    """
+    route = "/v1/decisions/{decision_id}"
+    decisions = f'jifen_http_requests_total{{method="GET",route="{route}",status="401"}}'
+    health = 'jifen_http_request_duration_seconds_count{method="GET",route="/health"}'
+    before = client.get("/metrics").text
     client.get("/v1/decisions/dec_a")
     client.get("/v1/decisions/dec_b")
     client.get("/health")
     text = client.get("/metrics").text
-    route = "/v1/decisions/{decision_id}"
-    assert f'jifen_http_requests_total{{method="GET",route="{route}",status="401"}} 2.0' in text
-    assert 'jifen_http_request_duration_seconds_count{method="GET",route="/health"} 1.0' in text
+    assert _metric(text, decisions) - _metric(before, decisions) == 2.0
+    assert _metric(text, health) - _metric(before, health) == 1.0
+    assert "/v1/decisions/dec_a" not in text
     assert "# TYPE jifen_decisions_total counter" in text
 
 
