@@ -9,6 +9,7 @@ JIFEN := .venv/bin/jifen
 DATA_DIR ?= data
 AS_OF ?= 2025-12-31
 TRIALS ?= 30
+PORT ?= 8000
 export JIFEN_DATA_DIR := $(DATA_DIR)
 export FEAST_USAGE := False
 
@@ -44,6 +45,8 @@ run: setup  ## Simulate the default portfolio and run the main job on embedded d
 	  --oracle $(DATA_DIR)/oracle/applications_truth.parquet \
 	  --trials $(TRIALS) --out models --tracking-dir . \
 	  --catalogue-version national-2024-trial --feature-service-version credit_risk_v1
+	bash .ci/demo-curl $(DATA_DIR) $(PORT)
+	JIFEN_DEMO_KEYS=true $(JIFEN) serve --host 127.0.0.1 --port $(PORT)
 
 test: setup services system-deps  ## Lint, type-check and run the test suite
 	.venv/bin/ruff check .
