@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from serving.api.errors import install_error_handlers
@@ -22,6 +23,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         services = open_services(settings, metrics)
         app.state.services = services
         try:

@@ -47,6 +47,8 @@ PROBE_ROWS: Final = 512
 PROBE_TOLERANCE: Final = 1e-5
 """Largest |p(ONNX) − p(LightGBM)| the load-time probe accepts (the training parity bound)."""
 UNRECORDED: Final = "unrecorded"
+ZERO_THRESHOLD: Final = 1e-35
+"""LightGBM's kZeroThreshold, where it places splits at zero."""
 
 LinkScale = Literal["blended_logit", "calibrated_logit", "model_logit"]
 
@@ -122,8 +124,14 @@ def _checked_bytes(path: Path, filename: str, manifest: dict[str, Any]) -> bytes
     return data
 
 
-def _probe(booster: lgb.Booster, rng: np.random.Generator) -> np.ndarray:
-    """Rows that land on both sides of every split threshold, plus missing values."""
+def _probe(booster: lgb.Booster, nan_allowed: list[bool], rng: np.random.Generator) -> np.ndarray:
+    """Rows that land on both sides of every split threshold, and missing where possible.
+
+    NaN goes only into columns the encoder can leave missing: for the others it fills the
+    train median, because LightGBM reads NaN as 0 where it saw no missing value in train
+    and ONNX does not (``training.encode``). For the same kind of reason values within
+    1e-35 of zero are left out (see ``ZERO_THRESHOLD``).
+    """
     n_features = booster.num_feature()
     candidates: list[set[float]] = [{0.0} for _ in range(n_features)]
     for tree in booster.dump_model()["tree_info"]:
@@ -137,8 +145,15 @@ def _probe(booster: lgb.Booster, rng: np.random.Generator) -> np.ndarray:
             candidates[node["split_feature"]].update({float(t), float(up), float(down)})
             stack += [node["left_child"], node["right_child"]]
     columns = []
-    for values in candidates:
-        pool = np.array([*sorted(values), np.nan], dtype=np.float32)
+    for values, nan in zip(candidates, nan_allowed, strict=True):
+        # Splits "at zero" sit on ±1e-35 (LightGBM's kZeroThreshold), and for inputs that
+        # small LightGBM and ONNX Runtime can take different branches. Such values do not
+        # occur in our features, so the probe steps over them instead of onto them.
+        usable = {v for v in values if v == 0.0 or abs(v) > 2 * ZERO_THRESHOLD} | {
+            2 * ZERO_THRESHOLD,
+            -2 * ZERO_THRESHOLD,
+        }
+        pool = np.array([*sorted(usable), *([np.nan] if nan else [])], dtype=np.float32)
         columns.append(rng.choice(pool, size=PROBE_ROWS))
     return np.column_stack(columns).astype(np.float32)
 
@@ -229,7 +244,11 @@ class ServedModel:
             raise BundleRejectedError(
                 f"bundle {path}: {MODEL_ONNX} feature_order differs from encoder.json"
             )
-        probe = _probe(self.booster, np.random.default_rng(0))
+        encoder = self.bundle.encoder
+        nan_allowed = [False] * len(encoder.categorical) + [
+            encoder.fill_[c] is None for c in encoder.numeric
+        ]
+        probe = _probe(self.booster, nan_allowed, np.random.default_rng(0))
         onnx_p = self.onnx.probability(probe)
         lgb_p = np.asarray(self.booster.predict(probe, num_threads=1), dtype=np.float64)
         gap = float(np.max(np.abs(onnx_p - lgb_p)))

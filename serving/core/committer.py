@@ -1,12 +1,14 @@
 """Group commit of audit records: many concurrent decisions, one transaction, one fsync.
 
-Each request hands its draft(s) to ``AuditCommitter.append`` and waits until the record is
-committed, exactly as with ``Store.append``; meanwhile one writer thread takes everything
+Each request hands its draft(s) to the committer and waits until the record is committed,
+exactly as with ``Store.append`` (``append`` in a thread, ``append_async`` on the event
+loop without holding a thread); meanwhile one writer thread takes everything
 queued (up to ``max_group`` records) and commits it with ``Store.append_many``. A request
 is never answered before its own record is on disk, and a failed group is retried unit by
 unit so that one bad record cannot withhold its neighbours' decisions.
 """
 
+import asyncio
 import logging
 import queue
 import threading
@@ -52,24 +54,43 @@ class AuditCommitter:
         self._closed = False
         self._thread.start()
 
+    def submit(self, drafts: list[DecisionDraft]) -> "Future[list[StoredRecord]]":
+        """Queue ``drafts`` to commit together; the future holds their records or the error."""
+        if self._closed:
+            raise AuditWriteError("the audit writer is shut down; the decision is withheld")
+        unit = _Unit(list(drafts))
+        self._queue.put(unit)
+        return unit.done
+
     def append(self, drafts: list[DecisionDraft]) -> list[StoredRecord]:
-        """Commit ``drafts`` together and return their records; AuditWriteError if not.
+        """Commit ``drafts`` together and return their records, waiting in this thread.
 
         Raises:
             AuditWriteError: the transaction failed, or did not finish within the wait.
 
         """
-        if self._closed:
-            raise AuditWriteError("the audit writer is shut down; the decision is withheld")
-        unit = _Unit(list(drafts))
-        self._queue.put(unit)
         try:
-            return unit.done.result(timeout=self._wait_s)
+            return self.submit(drafts).result(timeout=self._wait_s)
         except FutureTimeout:
-            first = drafts[0].decision_id if drafts else "?"
-            raise AuditWriteError(
-                f"decision {first} was not confirmed by the audit writer within {self._wait_s:g} s"
-            ) from None
+            raise self._late(drafts) from None
+
+    async def append_async(self, drafts: list[DecisionDraft]) -> list[StoredRecord]:
+        """Commit ``drafts`` together; the event loop waits, no thread is held meanwhile.
+
+        Raises:
+            AuditWriteError: the transaction failed, or did not finish within the wait.
+
+        """
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(self.submit(drafts)), self._wait_s)
+        except TimeoutError:
+            raise self._late(drafts) from None
+
+    def _late(self, drafts: list[DecisionDraft]) -> AuditWriteError:
+        first = drafts[0].decision_id if drafts else "?"
+        return AuditWriteError(
+            f"decision {first} was not confirmed by the audit writer within {self._wait_s:g} s"
+        )
 
     def close(self) -> None:
         """Commit what is queued, then stop the writer."""

@@ -101,6 +101,9 @@ class ServingSettings(BaseSettings):
     """Reason texts YAML; default: the shipped ``serving/config/reasons.yaml``."""
     reasons_per_direction: int = Field(5, ge=1, le=50)
     """Reasons returned on each side (raising and lowering the risk)."""
+    worker_threads: int = Field(4, ge=1, le=256)
+    """Threads that run blocking route code (FastAPI's pool). Few: scoring is CPU work under
+    one GIL, and more threads only add switching; waits for the audit commit do not hold one."""
     audit_group_max: int = Field(64, ge=1, le=1000)
     """Most decisions committed in one audit transaction (group commit, one fsync)."""
     host: str = "127.0.0.1"

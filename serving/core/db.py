@@ -60,6 +60,8 @@ class Store(ABC):
 
     description: str
     """Where the data lives, safe to print (no password)."""
+    local: bool = False
+    """Reads are local file reads (SQLite): short enough to run on the event loop."""
 
     # --- backend hooks -------------------------------------------------------------------
 
@@ -253,6 +255,7 @@ class SqliteStore(Store):
     """
 
     _errors = (sqlite3.Error,)
+    local = True
 
     def __init__(self, path: Path, *, timeout_s: float = 2.0) -> None:
         self.path = path

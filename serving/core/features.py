@@ -1,41 +1,25 @@
 """Where a score's inputs come from: the online store, the application, inline values.
 
-``FeastFeatureSource`` reads a firm's vector of one Feast feature service, one online read
-per view, and keeps each view's event timestamp: the as-of time the audit record names
-for that feature group. (``features.store.online.OnlineVectorReader`` reads the same
-values but drops the timestamps, so serving reads the views itself.) A store that
-cannot be read raises ``FeatureStoreUnavailableError``: the caller gets a 503, never a
-score on default values.
-
-``assemble_inputs`` then merges the vector with the application-time fields and the
-caller's inline features, by rules an auditor can read in one place.
+``FeatureSource`` is what scoring needs from an online store (``serving.core.feature_store``
+implements it on Feast). ``assemble_inputs`` merges a firm's vector with the
+application-time fields and the caller's inline features, by rules an auditor can read
+in one place.
 """
 
-import logging
 import math
-import sqlite3
-import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Final, Protocol
 
 from features.credit_code import mask_credit_code
-from features.definitions.model import FeatureSet, Group
-from serving.errors import FeaturesIncompleteError, FeatureStoreUnavailableError, FirmNotFoundError
+from features.definitions.model import Group
+from serving.errors import FeaturesIncompleteError, FirmNotFoundError
 from serving.schemas import BUSINESS_TZ, Application
 
-if TYPE_CHECKING:
-    pass
-
-log = logging.getLogger(__name__)
-
-JOIN_KEY: Final = "credit_code"
 APPLICATION_GROUP: Final = Group.APPLICATION.value
 INLINE_GROUP: Final = "inline"
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _SHOWN: Final = 8
 """Feature names listed in one error message at most."""
 
@@ -58,116 +42,18 @@ class FeatureSource(Protocol):
         """Feature name to the group (view) that serves it."""
         ...
 
-    def read(self, credit_codes: Sequence[str]) -> list[FirmVector | None]:
-        """Return each firm's vector (None if unknown); FeatureStoreUnavailableError if down."""
+    def read(
+        self, credit_codes: Sequence[str], names: Collection[str] | None = None
+    ) -> list[FirmVector | None]:
+        """Return each firm's vector (None if unknown); FeatureStoreUnavailableError if down.
+
+        With ``names``, a vector may hold only those features.
+        """
         ...
 
     def check(self) -> str | None:
         """Return why the store cannot be read now, or None."""
         ...
-
-
-def _python_value(value: Any) -> object:
-    kind = value.WhichOneof("val")
-    if kind is None or kind == "null_val":
-        return None
-    found = getattr(value, kind)
-    # A NaN is a missing value; it also cannot be written into the audit record.
-    return None if isinstance(found, float) and math.isnan(found) else found
-
-
-def _store_errors() -> tuple[type[BaseException], ...]:
-    import redis
-
-    return (sqlite3.Error, redis.RedisError, OSError)
-
-
-class FeastFeatureSource:
-    """Read firms' vectors of one feature service from Feast's online store (SQLite or Redis).
-
-    Args:
-        repo_dir: the Feast repository folder, holding ``feature_store.yaml``.
-        service_name: the feature service whose views make up the vector.
-
-    Raises:
-        FeatureStoreUnavailableError: the repository or its registry cannot be opened.
-
-    """
-
-    def __init__(self, repo_dir: Path, service_name: str) -> None:
-        self.description = f"Feast feature service {service_name} in {repo_dir}"
-        if not (repo_dir / "feature_store.yaml").is_file():
-            raise FeatureStoreUnavailableError(
-                f"{self.description}: no feature_store.yaml; run `jifen features materialize`"
-            )
-        from features.store.config import disable_feast_usage
-
-        disable_feast_usage()
-        try:
-            from feast import FeatureStore
-
-            self._store: FeatureStore = FeatureStore(repo_path=str(repo_dir))
-            service = self._store.get_feature_service(service_name)
-            self._reads = [
-                (self._store.get_feature_view(p.name), [f.name for f in p.features])
-                for p in service.feature_view_projections
-            ]
-            self._online = self._store._get_provider().online_store
-        except Exception as exc:  # Feast raises many unrelated types for a bad repository
-            raise FeatureStoreUnavailableError(f"{self.description}: {exc}") from exc
-        self._config = self._store.config
-        self._errors = _store_errors()
-        # Feast's SQLite store shares one connection between threads.
-        self._lock = threading.Lock() if self._config.online_store.type == "sqlite" else None
-        self.group_of: dict[str, str] = {
-            name: str(view.tags.get("group", view.name))
-            for view, names in self._reads
-            for name in names
-        }
-
-    def read(self, credit_codes: Sequence[str]) -> list[FirmVector | None]:
-        """Read every view for all ``credit_codes`` (one online read per view)."""
-        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-        from feast.protos.feast.types.Value_pb2 import Value
-
-        keys = [
-            EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(string_val=c)])
-            for c in credit_codes
-        ]
-        vectors = [FirmVector({}, {}) for _ in credit_codes]
-        found = [False] * len(credit_codes)
-        for view, names in self._reads:
-            group = str(view.tags.get("group", view.name))
-            rows = self._read_view(view, keys, names)
-            for i, (stamp, values) in enumerate(rows):
-                known = values is not None and stamp is not None and stamp > _EPOCH
-                found[i] = found[i] or known
-                for name in names:
-                    proto = values.get(name) if known and values else None
-                    vectors[i].values[name] = None if proto is None else _python_value(proto)
-                if known and stamp is not None:
-                    vectors[i].as_of[group] = stamp.astimezone(UTC)
-        return [v if f else None for v, f in zip(vectors, found, strict=True)]
-
-    def _read_view(self, view: Any, keys: list[Any], names: list[str]) -> list[Any]:
-        try:
-            # A copy: the Redis store appends its timestamp field to the list it is given.
-            if self._lock is None:
-                return list(self._online.online_read(self._config, view, keys, list(names)))
-            with self._lock:
-                return list(self._online.online_read(self._config, view, keys, list(names)))
-        except self._errors as exc:
-            raise FeatureStoreUnavailableError(
-                f"{self.description}: view {view.name} cannot be read: {exc}"
-            ) from exc
-
-    def check(self) -> str | None:
-        """Read an unknown firm through every view: the store answers or says why not."""
-        try:
-            self.read(["0" * 18])
-        except FeatureStoreUnavailableError as exc:
-            return str(exc)
-        return None
 
 
 # --- application-time fields ---------------------------------------------------------------
@@ -313,8 +199,3 @@ def assemble_inputs(
     if inline:
         as_of[INLINE_GROUP] = received_at
     return AssembledInputs(values, as_of, sources)
-
-
-def definition_groups(feature_set: FeatureSet) -> dict[str, str]:
-    """Feature name to group, from the definitions (for inputs no store serves)."""
-    return {f.name: f.group.value for f in feature_set.features}

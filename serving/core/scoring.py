@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from anyio import to_thread
 from pydantic import JsonValue
 
 from jifen.errors import JifenError
@@ -60,6 +61,17 @@ def result_json(
     }
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A block evaluated and drafted, waiting for its audit commit."""
+
+    outcomes: list[JsonDict | JifenError]
+    """Per request: an error, or an empty placeholder for its result."""
+    ready: list[tuple[int, ScoreRequest, AssembledInputs]]
+    evaluations: list[Evaluation]
+    drafts: list[DecisionDraft]
+
+
 @dataclass
 class DecisionService:
     """Scores applications end to end: feature store, model, policy, audit log."""
@@ -103,7 +115,7 @@ class DecisionService:
             self._needs[model.model_version] = found
         return found
 
-    def score(
+    async def score(
         self,
         model: ServedModel,
         requests: Sequence[ScoreRequest],
@@ -111,6 +123,9 @@ class DecisionService:
         received: float,
     ) -> list[JsonDict | JifenError]:
         """Score ``requests`` and record every scored one before returning.
+
+        The store read and the arithmetic run in a worker thread; the wait for the audit
+        commit runs on the event loop, so no thread is held while the disk syncs.
 
         Args:
             model: the model taken from the slot when the request arrived.
@@ -127,11 +142,27 @@ class DecisionService:
             AuditWriteError: the records did not commit (no decision is returned).
 
         """
+        block = await to_thread.run_sync(self.prepare, model, requests, caller)
+        # record: every decision of the block in one transaction, before any result leaves.
+        records = await self.committer.append_async(block.drafts) if block.drafts else []
+        server_ms = (time.perf_counter() - received) * 1000
+        outcomes = list(block.outcomes)
+        for (i, request, inputs), evaluation, record in zip(
+            block.ready, block.evaluations, records, strict=True
+        ):
+            self.metrics.decisions.labels(evaluation.outcome).inc()
+            outcomes[i] = result_json(record, request, evaluation, model, inputs.as_of, server_ms)
+        return outcomes
+
+    def prepare(
+        self, model: ServedModel, requests: Sequence[ScoreRequest], caller: Caller
+    ) -> "Prepared":
+        """Fetch, assemble and evaluate a block of applications, and draft their records."""
         received_at = datetime.now(UTC)
-        # fetch: one online read per view for the whole block.
-        vectors = self.source.read([r.enterprise.credit_code for r in requests])
-        # assemble: per application; a 404 or 422 stays with its own item.
+        # fetch: the whole block at once, only the features the model and policy read.
         needs, group_of = self.needs(model), self.source.group_of
+        vectors = self.source.read([r.enterprise.credit_code for r in requests], needs.all)
+        # assemble: per application; a 404 or 422 stays with its own item.
         outcomes: list[JsonDict | JifenError] = []
         ready: list[tuple[int, ScoreRequest, AssembledInputs]] = []
         for i, (request, vector) in enumerate(zip(requests, vectors, strict=True)):
@@ -150,30 +181,19 @@ class DecisionService:
                 continue
             outcomes.append({})
             ready.append((i, request, inputs))
-        if not ready:
-            return outcomes
         # evaluate: the whole block at once (one ONNX run, one TreeSHAP run).
-        evaluations = evaluate(
-            model,
-            self.policy,
-            self.writer,
-            [request.application for _, request, _ in ready],
-            [inputs for _, _, inputs in ready],
-            self.per_direction,
+        applications = [request.application for _, request, _ in ready]
+        rows = [inputs for _, _, inputs in ready]
+        evaluations = (
+            evaluate(model, self.policy, self.writer, applications, rows, self.per_direction)
+            if ready
+            else []
         )
-        # record: every decision of the block in one transaction, before any result leaves.
         drafts = [
             self._draft(request, inputs, evaluation, model, caller)
             for (_, request, inputs), evaluation in zip(ready, evaluations, strict=True)
         ]
-        records = self.committer.append(drafts)
-        server_ms = (time.perf_counter() - received) * 1000
-        for (i, request, inputs), evaluation, record in zip(
-            ready, evaluations, records, strict=True
-        ):
-            self.metrics.decisions.labels(evaluation.outcome).inc()
-            outcomes[i] = result_json(record, request, evaluation, model, inputs.as_of, server_ms)
-        return outcomes
+        return Prepared(outcomes, ready, evaluations, drafts)
 
     def _draft(
         self,

@@ -1,7 +1,7 @@
 """What the app holds while it runs: settings, stores, key ring, model slot, scoring, metrics."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from features.definitions.model import Group, load_feature_set
@@ -9,7 +9,8 @@ from serving.config import load_config_file
 from serving.core.committer import AuditCommitter
 from serving.core.config import ServingSettings
 from serving.core.db import Store, open_store
-from serving.core.features import FeastFeatureSource, FeatureSource, FirmVector
+from serving.core.feature_store import FeastFeatureSource
+from serving.core.features import FeatureSource, FirmVector
 from serving.core.metrics import Metrics
 from serving.core.model import ModelSlot, load_model
 from serving.core.policy import load_policy
@@ -30,7 +31,9 @@ class UnavailableSource:
     problem: str
     group_of: dict[str, str] = field(default_factory=dict)
 
-    def read(self, credit_codes: Sequence[str]) -> list[FirmVector | None]:
+    def read(
+        self, credit_codes: Sequence[str], names: Collection[str] | None = None
+    ) -> list[FirmVector | None]:
         """Refuse: no score is given without the store."""
         raise FeatureStoreUnavailableError(self.problem)
 

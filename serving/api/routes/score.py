@@ -28,22 +28,24 @@ _RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
 
 
 @router.post("", response_model=ScoreResult, responses=_RESPONSES)
-def score(application: ScoreRequest, caller: ScorerDep, services: ServicesDep) -> JSONResponse:
+async def score(
+    application: ScoreRequest, caller: ScorerDep, services: ServicesDep
+) -> JSONResponse:
     """Score one application, record the decision in the audit log, then return it."""
     received = time.perf_counter()
     model = services.model.require()
-    (outcome,) = services.decisions.score(model, [application], caller, received)
+    (outcome,) = await services.decisions.score(model, [application], caller, received)
     if isinstance(outcome, JifenError):
         raise outcome
     return JSONResponse(outcome)
 
 
 @router.post("/batch", response_model=BatchScoreResult, responses={503: _RESPONSES[503]})
-def score_batch(caller: ScorerDep, batch: BatchDep, services: ServicesDep) -> JSONResponse:
+async def score_batch(caller: ScorerDep, batch: BatchDep, services: ServicesDep) -> JSONResponse:
     """Score several applications; scored ones are recorded together, failures listed."""
     received = time.perf_counter()
     model = services.model.require()
-    outcomes = services.decisions.score(model, batch.items, caller, received)
+    outcomes = await services.decisions.score(model, batch.items, caller, received)
     items: list[dict[str, Any]] = []
     for i, outcome in enumerate(outcomes):
         if isinstance(outcome, JifenError):

@@ -1,0 +1,495 @@
+"""Serving benchmark: /v1/score (explanations + audit writes) against `mlflow models serve`.
+
+    .venv/bin/python bench/bench_serving.py                      # build a bench world, run
+    .venv/bin/python bench/bench_serving.py --duration 20 --connections 16 --workers 2
+
+Steps (each bounded in time):
+
+1. world: a simulated portfolio of ``--firms`` firms loaded into Feast (SQLite online store)
+   and a model trained on the training package's loan book with MLflow tracking (so the
+   same bundle is also a registered pyfunc model);
+2. ``jifen serve`` on a free loopback port, a scorer key, a warm-up;
+3. load from a second process: ``wrk`` with a Lua script cycling through the firms (or,
+   without wrk, a bounded httpx load generator), ``--duration`` seconds;
+4. the peer: ``mlflow models serve --env-manager local`` with the same model, prediction
+   only (``/invocations`` with one application per request), same load;
+5. TreeSHAP time per row of the served booster (one row per call, and in a block);
+6. a table: req/s, p50, p99, errors, and the ratio to the peer.
+
+With ``--py-spy PATH`` the server is profiled during its run (py-spy record, top frames).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.serving.conftest import FIXTURE_COLUMNS, MODEL_NAME, application_body
+
+VENV_BIN = Path(sys.executable).parent
+FEATURE_AS_OF = date(2025, 10, 15)
+console = Console()
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    note: str = ""
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- 1. world ------------------------------------------------------------------------------------
+
+
+def build_store(root: Path, firms: int) -> tuple[Path, list[str]]:
+    import pyarrow.parquet as pq
+
+    from features.contracts.validate import validate_tables
+    from features.layout import DataLayout
+    from features.pipelines.training import build_entity_snapshot, features_dir
+    from features.simulate import load_simulation_config, run_simulation
+    from features.store.config import load_store_settings, open_store
+    from features.store.materialize import materialize_snapshot
+
+    layout = DataLayout(root)
+    config = load_simulation_config().with_overrides(seed=5, n_firms=firms, history_years=2)
+    run_simulation(config, layout)
+    validate_tables(layout)
+    build_entity_snapshot(layout, FEATURE_AS_OF)
+    repo = features_dir(layout)
+    materialize_snapshot(open_store(load_store_settings(), repo), repo)
+    codes = pq.read_table(repo / "entity_features.parquet", columns=["credit_code"]).column(0)
+    return repo, sorted(str(c) for c in codes.to_pylist())
+
+
+def train_model(root: Path, rows: int, rounds: int) -> tuple[Path, str, list[str]]:
+    """Train with MLflow tracking; return the bundle, the tracking URI and the input columns."""
+    from training.pipeline import TrainRequest, train
+    from training.synthetic import make_loan_book
+    from training.tracking import default_target
+
+    root.mkdir(parents=True, exist_ok=True)
+    frame = make_loan_book(rows, seed=3).rename(columns=FIXTURE_COLUMNS)
+    frame.to_csv(root / "loans.csv", index=False)
+    numeric = [c for c in FIXTURE_COLUMNS.values() if c != "firm_industry"] + ["firm_age_years"]
+    spec = {
+        "spec_version": 1,
+        "name": MODEL_NAME,
+        "target": "loan_status",
+        "positive_label": "bad",
+        "id_column": "application_id",
+        "time_column": "application_date",
+        "categorical": ["firm_industry"],
+        "numeric": numeric,
+        "drop": ["zone", "debt_ratio", "current_ratio"],
+        "monotone": {"credit_overdue_count_24m": 1},
+        "points_column": "points_total",
+        "oracle_column": "oracle_pd",
+    }
+    (root / "spec.yaml").write_text(yaml.safe_dump(spec))
+    config = {
+        "tuning": {"n_trials": 2, "max_boost_rounds": rounds, "early_stopping_rounds": rounds},
+        "parity": {"min_rows": 5000},
+    }
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    target = default_target(None, root / "mlflow")
+    result = train(
+        TrainRequest(
+            root / "loans.csv",
+            root / "spec.yaml",
+            root / "models",
+            config_path=root / "config.yaml",
+            n_trials=2,
+            tracking=target,
+            catalogue_version="national-2024-trial",
+        )
+    )
+    return result.bundle_path, target.uri, ["firm_industry", *numeric, "points_total"]
+
+
+# --- 2. servers ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> Iterator[int]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                if proc.poll() is not None:
+                    raise SystemExit(f"{args[0]} exited ({proc.returncode}); see {log}")
+                try:
+                    if httpx.get(ready_url, timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{args[0]} not ready in 180 s; see {log}")
+                time.sleep(0.3)
+            yield proc.pid
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+# --- 3. load -------------------------------------------------------------------------------------
+
+
+def wrk_script(path: Path, url_path: str, bodies: list[str], headers: dict[str, str]) -> None:
+    lines = ["local bodies = {", *(f"  [==[{b}]==]," for b in bodies), "}", "local i = 0"]
+    lines.append("wrk.method = 'POST'")
+    lines += [f"wrk.headers['{k}'] = '{v}'" for k, v in headers.items()]
+    lines += [
+        "request = function()",
+        "  i = i + 1",
+        f"  return wrk.format(nil, '{url_path}', nil, bodies[(i % #bodies) + 1])",
+        "end",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _ms(text: str) -> float:
+    value, unit = float(re.sub(r"[a-z]+$", "", text)), re.sub(r"^[\d.]+", "", text)
+    return value * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def run_wrk(name: str, url: str, script: Path, duration: int, connections: int) -> Result:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=True,
+    ).stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    seconds = float(re.search(r"requests in ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*", out)
+    note = errors.group(0) if errors else ""
+    return Result(name, requests, seconds, p50, p99, int(bad.group(1)) if bad else 0, note)
+
+
+def run_httpx(
+    name: str, url: str, bodies: list[str], headers: dict[str, str], duration: int, conns: int
+) -> Result:
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + duration
+
+    def worker(k: int) -> None:
+        with httpx.Client(headers={**headers, "Content-Type": "application/json"}) as client:
+            i = k
+            while time.monotonic() < stop:
+                start = time.perf_counter()
+                status = client.post(url, content=bodies[i % len(bodies)]).status_code
+                with lock:
+                    latencies.append(time.perf_counter() - start)
+                    errors[0] += status != 200
+                i += conns
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(conns)]
+    begin = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - begin
+    q = statistics.quantiles([x * 1000 for x in latencies], n=100)
+    return Result(name, len(latencies), wall, q[49], q[98], errors[0], "httpx load generator")
+
+
+def load(
+    name: str,
+    url: str,
+    path: str,
+    bodies: list[str],
+    headers: dict[str, str],
+    args: argparse.Namespace,
+    work: Path,
+) -> Result:
+    if shutil.which("wrk"):
+        script = work / f"{name.split()[0]}.lua"
+        wrk_script(script, path, bodies, {**headers, "Content-Type": "application/json"})
+        run_wrk(f"{name} warm-up", url, script, 3, args.connections)
+        return run_wrk(name, url, script, args.duration, args.connections)
+    return run_httpx(name, url + path, bodies, headers, args.duration, args.connections)
+
+
+# --- 5. SHAP --------------------------------------------------------------------------------------
+
+
+def shap_per_row(bundle: Path, columns: list[str], n: int = 2000) -> tuple[float, float, int]:
+    from serving.core.bundle import ServedModel
+    from training.synthetic import make_loan_book
+
+    model = ServedModel.load(bundle, "bench")
+    frame = make_loan_book(n, seed=44).rename(columns=FIXTURE_COLUMNS)
+    matrix = model.encode_frame(frame)
+    points = frame["points_total"].to_numpy(dtype=float)
+    single = []
+    for i in range(n):
+        start = time.perf_counter()
+        model.explain(matrix[i : i + 1], points[i : i + 1])
+        single.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    model.explain(matrix, points)
+    block = (time.perf_counter() - start) / n
+    return statistics.median(single) * 1e6, block * 1e6, model.booster.num_trees()
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--firms", type=int, default=200)
+    parser.add_argument("--rows", type=int, default=20_000, help="training rows")
+    parser.add_argument("--rounds", type=int, default=300, help="most boosting rounds")
+    parser.add_argument("--duration", type=int, default=15, help="seconds of load per target")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="jifen serve worker processes")
+    parser.add_argument("--py-spy", type=Path, default=None, help="py-spy binary to profile with")
+    parser.add_argument("--keep", action="store_true", help="keep the bench folder")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="jifen-bench-serving-", dir=Path.cwd() / "bench"))
+    try:
+        run_bench(args, work)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run_bench(args: argparse.Namespace, work: Path) -> None:
+    from serving.core.config import SqliteTarget
+    from serving.core.db import open_store
+    from serving.core.security import KeyRing
+    from serving.schemas import Role
+
+    started = time.perf_counter()
+    console.print(f"[bold]1. world[/] in {work}")
+    repo, codes = build_store(work / "store", args.firms)
+    bundle, tracking_uri, columns = train_model(work / "train", args.rows, args.rounds)
+    console.print(
+        f"   {len(codes)} firms, bundle {bundle.name} ({time.perf_counter() - started:.0f} s)"
+    )
+
+    audit = work / "audit.sqlite3"
+    store = open_store(SqliteTarget(audit))
+    key, _ = KeyRing(store).create(Role.SCORER, "bench")
+    store.close()
+    port = free_port()
+    env = {
+        **os.environ,
+        # `mlflow models serve` runs `uvicorn` from PATH.
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "JIFEN_DATA_DIR": str(work),
+        "JIFEN_AUDIT_DSN": f"sqlite:///{audit}",
+        "JIFEN_BUNDLE_DIR": str(bundle.parents[1]),
+        "JIFEN_FEATURE_REPO_DIR": str(repo),
+        "JIFEN_LOG_LEVEL": "WARNING",
+        "FEAST_USAGE": "False",
+    }
+    serve = [str(VENV_BIN / "jifen"), "serve", "--port", str(port), "--workers", str(args.workers)]
+    bodies = [json.dumps(application_body(code)) for code in codes]
+    results: list[Result] = []
+    profile = ""
+    console.print(
+        f"[bold]2-3. jifen serve[/] ({args.workers} worker(s)), {args.duration} s of load"
+    )
+    url = f"http://127.0.0.1:{port}"
+    with process(serve, env, f"{url}/ready", work / "serve.log") as pid:
+        spy = None
+        if args.py_spy:
+            spy = subprocess.Popen(
+                [
+                    str(args.py_spy),
+                    "record",
+                    "-p",
+                    str(pid),
+                    "-d",
+                    str(args.duration),
+                    "-r",
+                    "200",
+                    "-f",
+                    "raw",
+                    "-o",
+                    str(work / "spy.txt"),
+                    "--subprocesses",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        results.append(
+            load(
+                "jifen /v1/score (explain + audit)",
+                url,
+                "/v1/score",
+                bodies,
+                {"Authorization": f"Bearer {key}"},
+                args,
+                work,
+            )
+        )
+        if spy is not None:
+            spy.wait(timeout=args.duration + 60)
+            profile = top_frames(work / "spy.txt")
+    records = count_records(audit)
+    ours = results[0]
+    console.print(f"   {ours.rps:,.0f} req/s, p50 {ours.p50_ms:.2f} ms, p99 {ours.p99_ms:.2f} ms")
+
+    console.print("[bold]4. mlflow models serve[/] (peer, prediction only)")
+    peer_port = free_port()
+    peer_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
+    peer = [
+        str(VENV_BIN / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        f"models:/{MODEL_NAME}/1",
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(peer_port),
+        "-w",
+        "1",
+    ]
+    peer_bodies = peer_bodies_for(len(codes), columns)
+    peer_url = f"http://127.0.0.1:{peer_port}"
+    with process(peer, peer_env, f"{peer_url}/ping", work / "peer.log"):
+        results.append(
+            load(
+                "mlflow models serve (predict only)",
+                peer_url,
+                "/invocations",
+                peer_bodies,
+                {},
+                args,
+                work,
+            )
+        )
+
+    console.print("[bold]5. TreeSHAP per row[/]")
+    single_us, block_us, trees = shap_per_row(bundle, columns)
+    report(results, records, single_us, block_us, trees, args, profile)
+
+
+def peer_bodies_for(n: int, columns: list[str]) -> list[str]:
+    """One application per /invocations request, in MLflow's dataframe_split format."""
+    from training.synthetic import make_loan_book
+
+    frame = make_loan_book(n, seed=7).rename(columns=FIXTURE_COLUMNS)[columns]
+    rows = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+    return [json.dumps({"dataframe_split": {"columns": columns, "data": [r]}}) for r in rows]
+
+
+def count_records(audit: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(audit) as conn:
+        return int(conn.execute("SELECT count(*) FROM audit_records").fetchone()[0])
+
+
+def top_frames(raw: Path, n: int = 25) -> str:
+    """Share of samples per function (inclusive), from py-spy's raw output."""
+    from collections import Counter
+
+    total, inclusive = 0, Counter[str]()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        total += int(count)
+        for frame in set(stack.split(";")):
+            inclusive[frame.split(" (")[0] + " " + frame.rsplit("/", 1)[-1].split(":")[0]] += int(
+                count
+            )
+    return "\n".join(f"{100 * c / total:5.1f}%  {f}" for f, c in inclusive.most_common(n))
+
+
+def report(
+    results: list[Result],
+    records: int,
+    single_us: float,
+    block_us: float,
+    trees: int,
+    args: argparse.Namespace,
+    profile: str,
+) -> None:
+    table = Table(
+        title=f"Serving benchmark ({args.connections} connections, {args.duration} s, "
+        f"{os.cpu_count()} cores shared)"
+    )
+    for column in ("target", "requests", "req/s", "p50 ms", "p99 ms", "non-200", "note"):
+        table.add_column(column, justify="left" if column in ("target", "note") else "right")
+    for r in results:
+        table.add_row(
+            r.name,
+            f"{r.requests:,}",
+            f"{r.rps:,.0f}",
+            f"{r.p50_ms:.2f}",
+            f"{r.p99_ms:.2f}",
+            str(r.errors),
+            r.note,
+        )
+    console.print(table)
+    ours, peer = results[0], results[1]
+    console.print(
+        f"jifen / peer throughput: {ours.rps / max(peer.rps, 1e-9):.1f}x; "
+        f"targets: >= 400 req/s ({'met' if ours.rps >= 400 else 'NOT met'}), p99 < 15 ms "
+        f"({'met' if ours.p99_ms < 15 else 'NOT met'}), >= 5x peer "
+        f"({'met' if ours.rps >= 5 * peer.rps else 'NOT met'})"
+    )
+    console.print(f"audit records written during the run: {records:,}")
+    console.print(
+        f"TreeSHAP ({trees} trees): {single_us:.0f} µs per row one at a time (median), "
+        f"{block_us:.1f} µs per row in a block of 2,000"
+    )
+    if profile:
+        console.print("[bold]py-spy, share of samples (inclusive):[/]\n" + profile)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,22 @@
+"""Sealing builds the record body by hand: it must be exactly the draft's JSON dump."""
+
+from datetime import UTC, datetime
+
+from serving.core.audit import canonical_json, seal
+from tests.serving.conftest import make_draft
+
+
+def test_sealed_body_is_the_drafts_json_dump_plus_the_chain_fields() -> None:
+    """Same keys, same values, same canonical text as ``model_dump(mode="json")`` gives."""
+    draft = make_draft(3)
+    recorded_at = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+    record, row = seal(draft, sequence=7, prev_hash="a" * 64, recorded_at=recorded_at)
+    expected = {
+        **draft.model_dump(mode="json"),
+        "format": "jifen-audit/1",
+        "sequence": 7,
+        "recorded_at": "2026-01-02T03:04:05.678901Z",
+        "prev_hash": "a" * 64,
+    }
+    assert row.body == canonical_json(expected)
+    assert record.hash == row.hash and record.sequence == 7
