@@ -16,7 +16,8 @@ Steps (each bounded in time):
 5. TreeSHAP time per row of the served booster (one row per call, and in a block);
 6. a table: req/s, p50, p99, errors, and the ratio to the peer.
 
-With ``--py-spy PATH`` the server is profiled during its run (py-spy record, top frames).
+With ``--py-spy PATH`` the server is profiled while it holds the GIL during its run, and the
+samples are split by pipeline stage.
 """
 
 import argparse
@@ -49,7 +50,7 @@ from tests.serving.conftest import FIXTURE_COLUMNS, MODEL_NAME, application_body
 
 VENV_BIN = Path(sys.executable).parent
 FEATURE_AS_OF = date(2025, 10, 15)
-console = Console()
+console = Console(width=150)
 
 
 @dataclass
@@ -248,13 +249,21 @@ def load(
     headers: dict[str, str],
     args: argparse.Namespace,
     work: Path,
+    seconds: int | None = None,
 ) -> Result:
+    duration = seconds or args.duration
     if shutil.which("wrk"):
         script = work / f"{name.split()[0]}.lua"
         wrk_script(script, path, bodies, {**headers, "Content-Type": "application/json"})
-        run_wrk(f"{name} warm-up", url, script, 3, args.connections)
-        return run_wrk(name, url, script, args.duration, args.connections)
-    return run_httpx(name, url + path, bodies, headers, args.duration, args.connections)
+        return run_wrk(name, url, script, duration, args.connections)
+    return run_httpx(name, url + path, bodies, headers, duration, args.connections)
+
+
+def start_py_spy(binary: Path, pid: int, duration: int, work: Path) -> subprocess.Popen[bytes]:
+    """Sample the server while it holds the GIL (``--gil``), workers included."""
+    command = [str(binary), "record", "-p", str(pid), "-d", str(duration), "-r", "200", "--gil"]
+    command += ["-f", "raw", "-o", str(work / "spy.txt"), "--subprocesses"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 # --- 5. SHAP --------------------------------------------------------------------------------------
@@ -309,7 +318,7 @@ def run_bench(args: argparse.Namespace, work: Path) -> None:
     from serving.schemas import Role
 
     started = time.perf_counter()
-    console.print(f"[bold]1. world[/] in {work}")
+    console.print(f"[bold]1. world[/] in {work}; load average {os.getloadavg()}")
     repo, codes = build_store(work / "store", args.firms)
     bundle, tracking_uri, columns = train_model(work / "train", args.rows, args.rounds)
     console.print(
@@ -341,38 +350,14 @@ def run_bench(args: argparse.Namespace, work: Path) -> None:
     )
     url = f"http://127.0.0.1:{port}"
     with process(serve, env, f"{url}/ready", work / "serve.log") as pid:
-        spy = None
-        if args.py_spy:
-            spy = subprocess.Popen(
-                [
-                    str(args.py_spy),
-                    "record",
-                    "-p",
-                    str(pid),
-                    "-d",
-                    str(args.duration),
-                    "-r",
-                    "200",
-                    "-f",
-                    "raw",
-                    "-o",
-                    str(work / "spy.txt"),
-                    "--subprocesses",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        results.append(
-            load(
-                "jifen /v1/score (explain + audit)",
-                url,
-                "/v1/score",
-                bodies,
-                {"Authorization": f"Bearer {key}"},
-                args,
-                work,
-            )
-        )
+        headers = {"Authorization": f"Bearer {key}"}
+        name = "jifen /v1/score (explain + audit)"
+        load(f"{name} warm-up", url, "/v1/score", bodies, headers, args, work, seconds=3)
+        spy = start_py_spy(args.py_spy, pid, args.duration, work) if args.py_spy else None
+        cpu_before = server_cpu(pid)
+        results.append(load(name, url, "/v1/score", bodies, headers, args, work))
+        cpu_ms = (server_cpu(pid) - cpu_before) * 1000 / max(results[0].requests, 1)
+        results[0].note = f"server CPU {cpu_ms:.1f} ms per request"
         if spy is not None:
             spy.wait(timeout=args.duration + 60)
             profile = top_frames(work / "spy.txt")
@@ -401,6 +386,7 @@ def run_bench(args: argparse.Namespace, work: Path) -> None:
     peer_bodies = peer_bodies_for(len(codes), columns)
     peer_url = f"http://127.0.0.1:{peer_port}"
     with process(peer, peer_env, f"{peer_url}/ping", work / "peer.log"):
+        load("peer warm-up", peer_url, "/invocations", peer_bodies, {}, args, work, seconds=3)
         results.append(
             load(
                 "mlflow models serve (predict only)",
@@ -434,19 +420,44 @@ def count_records(audit: Path) -> int:
         return int(conn.execute("SELECT count(*) FROM audit_records").fetchone()[0])
 
 
-def top_frames(raw: Path, n: int = 25) -> str:
-    """Share of samples per function (inclusive), from py-spy's raw output."""
+STAGES = (
+    ("feature store read", "FeastFeatureSource.read"),
+    ("encode + ONNX + TreeSHAP", "ServedModel."),
+    ("policy, reasons, outputs", "_evaluate_row"),
+    ("audit draft (validation)", "DecisionService._draft"),
+    ("audit commit (seal + insert)", "AuditCommitter._commit"),
+    ("request body parsing + validation", "request_body_to_args"),
+    ("dependencies (API key lookup)", "solve_dependencies"),
+    ("response JSON encoding", "JSONResponse.render"),
+)
+
+
+def top_frames(raw: Path, n: int = 12) -> str:
+    """Where the GIL was held: samples per pipeline stage, then the top self frames."""
     from collections import Counter
 
-    total, inclusive = 0, Counter[str]()
+    total, stages, selfs = 0, Counter[str](), Counter[str]()
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         total += int(count)
-        for frame in set(stack.split(";")):
-            inclusive[frame.split(" (")[0] + " " + frame.rsplit("/", 1)[-1].split(":")[0]] += int(
-                count
-            )
-    return "\n".join(f"{100 * c / total:5.1f}%  {f}" for f, c in inclusive.most_common(n))
+        frames = stack.split(";")
+        for stage, marker in STAGES:
+            if any(marker in f for f in frames):
+                stages[stage] += int(count)
+        selfs[frames[-1].split(" (")[0] + " (" + frames[-1].rsplit("/", 1)[-1]] += int(count)
+    lines = [f"{100 * stages[s] / max(total, 1):5.1f}%  {s}" for s, _ in STAGES]
+    lines += ["  top self frames:"]
+    lines += [f"{100 * c / max(total, 1):5.1f}%  {f}" for f, c in selfs.most_common(n)]
+    return "\n".join(lines)
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds of a process and its children (uvicorn workers)."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    procs = [proc, *proc.children(recursive=True)]
+    return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
 
 
 def report(
@@ -483,12 +494,13 @@ def report(
         f"({'met' if ours.rps >= 5 * peer.rps else 'NOT met'})"
     )
     console.print(f"audit records written during the run: {records:,}")
+    console.print(f"load average at the end (1, 5, 15 min): {os.getloadavg()}")
     console.print(
         f"TreeSHAP ({trees} trees): {single_us:.0f} µs per row one at a time (median), "
         f"{block_us:.1f} µs per row in a block of 2,000"
     )
     if profile:
-        console.print("[bold]py-spy, share of samples (inclusive):[/]\n" + profile)
+        console.print("[bold]py-spy --gil, share of samples by stage:[/]\n" + profile)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 import math
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -46,8 +47,12 @@ BUSINESS_TZ: Final = ZoneInfo("Asia/Shanghai")
 # --- shared field types ------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)
 def utc_iso(value: datetime) -> str:
-    """Format an aware time as UTC with microseconds and ``Z``: one spelling per instant."""
+    """Format an aware time as UTC with microseconds and ``Z``: one spelling per instant.
+
+    Cached: feature groups' as-of times repeat across decisions and strftime is slow.
+    """
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

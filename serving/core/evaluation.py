@@ -103,14 +103,18 @@ def _points_view(
     }
     ranked = sorted(indicators.items(), key=lambda x: (-x[1], x[0]))
     top = layout.top_indicators
-    return PointsView(
+    return PointsView.model_construct(
         total=total,
         source=row.sources.get(total_name) if total is not None else None,
         blend_fill_used=fill_used,
         classes={k: v for k, v in classes.items() if v is not None},
-        details=details,  # type: ignore[arg-type]
-        top_gained=[IndicatorPoints(indicator=k, points=v) for k, v in ranked[:top] if v > 0],
-        top_lost=[IndicatorPoints(indicator=k, points=v) for k, v in ranked[::-1] if v < 0][:top],
+        details=details,
+        top_gained=[
+            IndicatorPoints.model_construct(indicator=k, points=v) for k, v in ranked[:top] if v > 0
+        ],
+        top_lost=[
+            IndicatorPoints.model_construct(indicator=k, points=v) for k, v in ranked[::-1] if v < 0
+        ][:top],
     )
 
 
@@ -198,10 +202,10 @@ def _evaluate_row(
         "pd": float(pred.pd[i]),
         "pd_model": float(pred.pd_model[i]),
         "pd_points_only": _number(float(pred.pd_points_only[i])),
-        "grade": GradeView(
+        "grade": GradeView.model_construct(
             grade=grade_name, pd_lower=lower, pd_upper=upper, scale_version=scale.scale_version
         ).model_dump(mode="json"),
-        "score": ScoreLine(
+        "score": ScoreLine.model_construct(
             logit=float(expl.logit[i]),
             scale=link.scale,
             pd_lightgbm=float(block.lightgbm_pd[i]),
@@ -219,7 +223,9 @@ def _evaluate_row(
             n: float(c) for n, c in zip(model.feature_order, expl.contributions[i], strict=True)
         },
         "points_line": float(expl.points_line[i]),
-        "reasons": Reasons(raising=raising, lowering=lowering).model_dump(mode="json"),
+        "reasons": Reasons.model_construct(raising=raising, lowering=lowering).model_dump(
+            mode="json"
+        ),
         "link": {
             "scale": link.scale,
             "intercept": link.intercept,

@@ -241,7 +241,7 @@ def _fired(
     missing: bool = False,
 ) -> FiredRule:
     text = {"value": _shown(value) if not missing else "—", "threshold": _shown(threshold)}
-    return FiredRule(
+    return FiredRule.model_construct(
         id=rule_id,
         kind=kind.value,
         standard=standard,
@@ -249,7 +249,9 @@ def _fired(
         value=value if isinstance(value, int | float | str | bool) and not missing else None,
         threshold=threshold if isinstance(threshold, int | float | str | bool | list) else None,
         missing=missing,
-        message=Bilingual(zh=message.zh.format(**text), en=message.en.format(**text)),
+        message=Bilingual.model_construct(
+            zh=message.zh.format(**text), en=message.en.format(**text)
+        ),
     )
 
 
@@ -336,7 +338,7 @@ def suggest_limit(
         basis = "revenue_share" if by_revenue < spec.max_amount_wan else "product_max"
     step = rule.round_down_to_wan
     limit = 0.0 if declined else math.floor(base * factor / step) * step
-    return LimitAdvice(
+    return LimitAdvice.model_construct(
         suggested_wan=limit,
         product_max_wan=spec.max_amount_wan,
         grade_factor=factor,
@@ -371,17 +373,19 @@ def subsidy(policy: Policy, product: str, revenue: object, outcome: Outcome) -> 
             if product not in rule.products
             else "revenue unknown"
         )
-        return SubsidyAdvice(eligible=False, revenue_wan=value, reason=why)
+        return SubsidyAdvice.model_construct(eligible=False, revenue_wan=value, reason=why)
     for band in rule.bands:
         if band.min_revenue_wan <= value < band.max_revenue_wan:
-            return SubsidyAdvice(
+            return SubsidyAdvice.model_construct(
                 eligible=True,
                 max_rate_pct=band.max_rate_pct,
                 band=band.label,
                 revenue_wan=value,
                 reason="revenue band",
             )
-    return SubsidyAdvice(eligible=False, revenue_wan=value, reason="revenue outside every band")
+    return SubsidyAdvice.model_construct(
+        eligible=False, revenue_wan=value, reason="revenue outside every band"
+    )
 
 
 def decide(fired: list[FiredRule]) -> Outcome:
@@ -397,5 +401,9 @@ def five_standards(policy: Policy, fired: list[FiredRule]) -> list[FiveStandard]
         status: StandardStatus = (
             "pass" if not hits else "unknown" if all(r.missing for r in hits) else "fail"
         )
-        out.append(FiveStandard(id=standard, name=name, status=status, rules=[r.id for r in hits]))
+        out.append(
+            FiveStandard.model_construct(
+                id=standard, name=name, status=status, rules=[r.id for r in hits]
+            )
+        )
     return out

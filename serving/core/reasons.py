@@ -100,7 +100,7 @@ class ReasonWriter:
         zh, en = self._sentence(
             feature, (self._value(value, "zh"), self._value(value, "en")), shap, None
         )
-        return Reason(
+        return Reason.model_construct(
             feature=feature,
             value=value if isinstance(value, str | int | float | bool) else None,
             shap=shap,
@@ -117,7 +117,7 @@ class ReasonWriter:
         else:
             shown = (_number(value), _number(value))
         zh, en = self._sentence(column, shown, shap, self.texts.points.name)
-        return Reason(
+        return Reason.model_construct(
             feature=column,
             value=value,
             shap=shap,
