@@ -257,6 +257,9 @@ class ModelCard(_Public):
     manifest_sha256: str
     created_at: str | None
     catalogue_version: str
+    """Catalogue of the points served with this model (the feature set's points rule)."""
+    trained_catalogue_version: str
+    """Catalogue of the points the model was trained on, as its bundle records it."""
     policy_version: str
     reasons_version: str
     feature_service: str

@@ -17,8 +17,9 @@ from pydantic import JsonValue
 from serving.core.audit import canonical_json
 from serving.core.bundle import Explanations, Predictions, ServedModel
 from serving.core.features import APPLICATION_GROUP, INLINE_GROUP, AssembledInputs
-from serving.core.policy import (
-    Policy,
+from serving.core.policy import Policy
+from serving.core.reasons import ReasonWriter
+from serving.core.rules import (
     decide,
     evaluate_rules,
     five_standards,
@@ -27,7 +28,6 @@ from serving.core.policy import (
     subsidy,
     suggest_limit,
 )
-from serving.core.reasons import ReasonWriter
 from serving.responses import (
     GradeView,
     IndicatorPoints,

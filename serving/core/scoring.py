@@ -19,7 +19,7 @@ from pydantic import JsonValue
 
 from jifen.errors import JifenError
 from serving.core.audit import new_decision_id
-from serving.core.bundle import ServedModel
+from serving.core.bundle import UNRECORDED, ServedModel
 from serving.core.committer import AuditCommitter
 from serving.core.evaluation import Evaluation, JsonDict, evaluate
 from serving.core.features import AssembledInputs, FeatureSource, InputNeeds, assemble_inputs
@@ -53,7 +53,7 @@ def result_json(
             "points_line": explanation["points_line"],
         },
         "model_version": model.model_version,
-        "catalogue_version": model.catalogue_version,
+        "catalogue_version": record.catalogue_version,
         "policy_version": record.inputs["policy_version"],
         "feature_as_of": {group: utc_iso(t) for group, t in as_of.items()},
         "scored_at": utc_iso(record.recorded_at),
@@ -83,15 +83,24 @@ class DecisionService:
     metrics: Metrics
     per_direction: int
     application_names: frozenset[str]
+    catalogue: str
+    """Indicator catalogue the served points are computed with (the feature set's rule)."""
     _needs: dict[str, InputNeeds] = field(default_factory=dict)
 
     def check_model(self, model: ServedModel) -> None:
-        """Refuse a model whose grades the policy cannot price (no limit factor).
+        """Refuse a model the served points or the policy do not fit.
 
         Raises:
-            BundleRejectedError: a grade of the model's master scale has no limit factor.
+            BundleRejectedError: the model blends points of another catalogue than the
+                store serves, or a grade of its master scale has no limit factor.
 
         """
+        trained_on = model.catalogue_version
+        if model.points_column and trained_on not in (UNRECORDED, self.catalogue):
+            raise BundleRejectedError(
+                f"bundle {model.model_version} blends points of catalogue {trained_on!r}; the "
+                f"feature store serves points of catalogue {self.catalogue!r}"
+            )
         factors = self.policy.limit.grade_factors
         missing = [g for g in model.bundle.scale.names if g not in factors]
         if missing:
@@ -209,7 +218,7 @@ class DecisionService:
             decision_id=new_decision_id(),
             caller_key_id=caller.key_id,
             model_version=model.model_version,
-            catalogue_version=model.catalogue_version,
+            catalogue_version=self.catalogue,
             feature_as_of=inputs.as_of,
             inputs={
                 "request": request.model_dump(mode="json"),

@@ -106,6 +106,7 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
         metrics=metrics,
         per_direction=settings.reasons_per_direction,
         application_names=frozenset(f.name for f in feature_set.by_group(Group.APPLICATION)),
+        catalogue=feature_set.rules.points.catalogue,
     )
     model = load_model(settings, check=decisions.check_model)
     log.info(

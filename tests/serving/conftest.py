@@ -176,7 +176,13 @@ def loan_frame(n: int = 3000, seed: int = 3) -> Any:
     return make_loan_book(n, seed=seed).rename(columns=FIXTURE_COLUMNS)
 
 
-def train_tiny_bundle(folder: Path, out: Path, seed: int, tracking: Any = None) -> Path:
+def train_tiny_bundle(
+    folder: Path,
+    out: Path,
+    seed: int,
+    tracking: Any = None,
+    catalogue: str = "national-2024-trial",
+) -> Path:
     """Train a bundle with a dozen trees on the fixture (about a second); return its folder.
 
     ``tracking`` (a ``training.tracking.TrackingTarget``) also logs and registers the run.
@@ -215,7 +221,7 @@ def train_tiny_bundle(folder: Path, out: Path, seed: int, tracking: Any = None) 
             out,
             config_path=folder / "config.yaml",
             n_trials=1,
-            catalogue_version="national-2024-trial",
+            catalogue_version=catalogue,
             tracking=tracking,
         )
     )

@@ -6,11 +6,11 @@ import pytest
 import yaml
 
 from jifen.errors import ConfigError
-from serving.core.policy import (
+from serving.core.policy import load_policy
+from serving.core.rules import (
     decide,
     evaluate_rules,
     five_standards,
-    load_policy,
     product_rules,
     subsidy,
     suggest_limit,

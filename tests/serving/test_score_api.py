@@ -29,6 +29,7 @@ from tests.serving.conftest import (
     TrainedBundles,
     application_body,
     scoring_settings,
+    train_tiny_bundle,
 )
 
 UNKNOWN_FIRM = make_credit_code("110108", "YY9YY9YY")
@@ -481,6 +482,21 @@ def test_reload_refuses_a_corrupted_bundle_with_409_and_the_old_model_keeps_serv
     )
     assert scored.status_code == 200
     assert scored.json()["model_version"].endswith(trained_bundles.older.name)
+
+
+def test_reload_refuses_a_model_trained_on_points_of_another_catalogue(
+    reload_world: TestClient, tmp_path: Path
+) -> None:
+    """The store serves national-2024-trial points; a v2.0 blend would misread them: 409."""
+    bundle = train_tiny_bundle(tmp_path / "v2", tmp_path / "models", seed=11, catalogue="v2.0-2025")
+    response = reload_world.post(
+        "/v1/admin/reload", json={"version": bundle.name}, headers=_auth(reload_world, Role.ADMIN)
+    )
+    assert response.status_code == 409
+    assert response.json()["detail"] == (
+        f"bundle {MODEL_NAME}/{bundle.name} blends points of catalogue 'v2.0-2025'; the "
+        "feature store serves points of catalogue 'national-2024-trial'"
+    )
 
 
 def test_reload_returns_403_for_a_scorer(reload_world: TestClient) -> None:
