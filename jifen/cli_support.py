@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import typer
+from rich.text import Text
 
 from jifen.console import console
 from jifen.errors import JifenError
@@ -21,7 +22,9 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except JifenError as exc:
-            console.print(f"[bold red]error:[/] {exc}")
+            # One line whatever the terminal width, and the message verbatim (no markup:
+            # values such as "[1, 2]" must print as they are).
+            console.print(Text.assemble(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
             raise typer.Exit(code=2) from exc
 
     return wrapper

@@ -3,6 +3,10 @@
 Heavy modules are imported inside the commands so that ``jifen --help`` stays fast.
 """
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -202,14 +206,34 @@ def serve(
     if workers == 1:
         uvicorn.run(create_app(settings), access_log=False, **common)  # type: ignore[arg-type]
         return
-    # Worker processes build their own app from the environment (an import string is needed).
-    uvicorn.run(
-        "serving.main:create_app",
-        factory=True,
-        workers=workers,
-        access_log=False,
-        **common,  # type: ignore[arg-type]
-    )
+    # Worker processes build their own app from the environment (an import string is needed),
+    # and share one folder of metric values so that any worker answers /metrics with totals.
+    with shared_metrics_dir(settings.metrics_dir) as metrics_dir:
+        os.environ["JIFEN_METRICS_DIR"] = str(metrics_dir)
+        uvicorn.run(
+            "serving.main:create_app",
+            factory=True,
+            workers=workers,
+            access_log=False,
+            **common,  # type: ignore[arg-type]
+        )
+
+
+@contextmanager
+def shared_metrics_dir(configured: Path | None) -> Iterator[Path]:
+    """Yield an empty folder for the workers' metric values (a fresh temporary one if unset).
+
+    A configured folder is emptied first: values left by an earlier run would be added to
+    this run's totals.
+    """
+    if configured is None:
+        with tempfile.TemporaryDirectory(prefix="jifen-metrics-") as fresh:
+            yield Path(fresh)
+        return
+    configured.mkdir(parents=True, exist_ok=True)
+    for stale in configured.glob("*.db"):
+        stale.unlink()
+    yield configured
 
 
 @friendly_errors

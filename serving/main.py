@@ -19,7 +19,7 @@ API_PREFIX = "/v1"
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
     """Build the app; the lifespan opens the audit store, the key ring and the model slot."""
     settings = settings or get_settings()
-    metrics = Metrics()
+    metrics = Metrics(settings.metrics_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -115,6 +115,9 @@ class ServingSettings(BaseSettings):
     """How long an append waits for the database (SQLite write lock, PostgreSQL connection)."""
     pg_pool_size: int = Field(4, ge=1, le=64)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    metrics_dir: Path | None = None
+    """Folder where the workers of one server share their metric values; ``jifen serve
+    --workers N`` makes a fresh one. Unset: one process, values in memory."""
 
     @field_validator("audit_dsn")
     @classmethod

@@ -2,13 +2,26 @@
 
 Each app gets its own registry (built in ``create_app``, not at import), so tests can
 build many apps and a process never registers a metric twice.
+
+Where the values live is chosen here, for the whole process, and not by the environment:
+importing Feast sets ``PROMETHEUS_MULTIPROC_DIR`` to a temporary folder of its own, which
+silently switches ``prometheus_client`` to per-process files shared by every metric of the
+same name (two apps in one process then counted each other's requests). So:
+
+- one process (``jifen serve``, tests): values in memory, one set per app;
+- several workers (``jifen serve --workers N``): the server hands every worker one fresh
+  folder (``JIFEN_METRICS_DIR``); each worker writes its values there and ``/metrics``
+  sums all workers' files, so any worker answers a scrape with the service's totals.
 """
 
+import os
 import time
+from pathlib import Path
 from typing import Final
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, values
 from prometheus_client.exposition import generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -16,10 +29,30 @@ UNMATCHED: Final = "unmatched"
 """Route label of requests no route matched (keeps arbitrary paths out of the labels)."""
 
 
-class Metrics:
-    """The service's counters and histograms in their own registry."""
+def _keep_values(shared_dir: Path | None) -> None:
+    # prometheus_client reads ``values.ValueClass`` whenever a metric or a labelled child
+    # is made, so the choice holds for the whole process.
+    if shared_dir is None:
+        values.ValueClass = values.MutexValue
+        return
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared_dir)
+    values.ValueClass = values.MultiProcessValue()
 
-    def __init__(self) -> None:
+
+class Metrics:
+    """The service's counters and histograms in their own registry.
+
+    Args:
+        shared_dir: the folder all workers of one server write their values to; None for
+            a single process (values in memory).
+
+    """
+
+    def __init__(self, shared_dir: Path | None = None) -> None:
+        if shared_dir is not None and not shared_dir.is_dir():
+            raise ValueError(f"metrics_dir {str(shared_dir)!r} is not a folder")
+        _keep_values(shared_dir)
+        self.shared_dir = shared_dir
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "jifen_http_requests",
@@ -47,8 +80,12 @@ class Metrics:
         )
 
     def render(self) -> tuple[bytes, str]:
-        """Return the exposition text and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        """Return the exposition text and its content type (all workers' totals if shared)."""
+        if self.shared_dir is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined, path=str(self.shared_dir))
+        return generate_latest(combined), CONTENT_TYPE_LATEST
 
 
 def route_template(scope: Scope) -> str:
