@@ -36,7 +36,7 @@ def _keep_values(shared_dir: Path | None) -> None:
         values.ValueClass = values.MutexValue
         return
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared_dir)
-    values.ValueClass = values.MultiProcessValue()
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
@@ -84,7 +84,7 @@ class Metrics:
         if self.shared_dir is None:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         combined = CollectorRegistry()
-        MultiProcessCollector(combined, path=str(self.shared_dir))
+        MultiProcessCollector(combined, path=str(self.shared_dir))  # type: ignore[no-untyped-call]
         return generate_latest(combined), CONTENT_TYPE_LATEST
 
 
