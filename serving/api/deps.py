@@ -43,24 +43,38 @@ async def get_settings(services: ServicesDep) -> ServingSettings:
 SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
 
 
-async def get_caller(
-    services: ServicesDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+async def _authenticate(
+    services: Services, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
-    """Authenticate the request's API key (401 when missing, malformed, unknown, revoked)."""
     presented = credentials.credentials if credentials else None
     if services.store.local:
         return services.keys.authenticate(presented)
     return await run_in_threadpool(services.keys.authenticate, presented)
 
 
+async def get_caller(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """Authenticate the request's API key (401 when missing, malformed, unknown, revoked)."""
+    return await _authenticate(services, credentials)
+
+
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require_role(role: Role, action: str) -> Callable[[Caller], Awaitable[Caller]]:
-    """Build a dependency that lets only ``role`` through (403 otherwise)."""
+def require_role(role: Role, action: str) -> Callable[..., Awaitable[Caller]]:
+    """Build a dependency that lets only ``role`` through (401 without a key, 403 otherwise).
 
-    async def check(caller: CallerDep) -> Caller:
+    One dependency that reads the services itself: every nested dependency costs FastAPI
+    a resolution step per request, and this one guards the hottest route.
+    """
+
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Caller:
+        caller = await _authenticate(request.app.state.services, credentials)
         authorize(caller, frozenset({role}), action)
         return caller
 

@@ -18,6 +18,7 @@ Persistence (SQLite, PostgreSQL) lives in ``serving.core.db``; this module is pu
 
 import hashlib
 import json
+import math
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Final, Literal, Protocol
 
 from pydantic import JsonValue, ValidationError
 
-from serving.errors import AuditIntegrityError
+from serving.errors import AuditIntegrityError, AuditWriteError
 from serving.schemas import AUDIT_FORMAT, DecisionDraft, StoredRecord, utc_iso
 
 GENESIS_HASH: Final = "0" * 64
@@ -41,6 +42,23 @@ def canonical_json(value: object) -> str:
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
+
+
+def non_finite_path(value: object, path: str = "") -> str | None:
+    """Return where the first NaN or infinity in ``value`` is (``outputs.pd``), or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path or '<value>'} = {value!r}"
+    if isinstance(value, dict):
+        items: Iterable[tuple[object, object]] = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = non_finite_path(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def body_hash(body_text: str) -> str:
@@ -64,13 +82,30 @@ class AuditRow:
     body: str
 
 
-def seal(
-    draft: DecisionDraft, *, sequence: int, prev_hash: str, recorded_at: datetime
-) -> tuple[StoredRecord, AuditRow]:
-    """Seal ``draft`` as record ``sequence`` of the chain, linked to ``prev_hash``."""
-    # The same mapping as ``draft.model_dump(mode="json")`` (a test pins it), built
-    # directly: the draft's JSON fields were validated when it was built, and dumping them
-    # again was a third of a seal's cost.
+@dataclass(frozen=True)
+class PreparedDraft:
+    """A draft with its part of the canonical body already written.
+
+    Canonical JSON sorts keys, and the chain's keys (``prev_hash``, ``recorded_at``,
+    ``sequence``) sort after all of the draft's, so a sealed body is exactly this text
+    followed by the chain's part. Writing it where the draft was built (the request's
+    thread, its data still in cache) leaves the writer little more than a hash.
+    """
+
+    draft: DecisionDraft
+    text: str
+    """``canonical_json`` of the draft's keys, without the closing brace."""
+
+    @property
+    def decision_id(self) -> str:
+        """The draft's decision id."""
+        return self.draft.decision_id
+
+
+def prepare_draft(draft: DecisionDraft | PreparedDraft) -> PreparedDraft:
+    """Write the draft's part of the canonical body (AuditWriteError if a number is not finite)."""
+    if isinstance(draft, PreparedDraft):
+        return draft
     body: dict[str, JsonValue] = {
         "decision_id": draft.decision_id,
         "caller_key_id": draft.caller_key_id,
@@ -81,23 +116,43 @@ def seal(
         "outputs": draft.outputs,
         "explanation": draft.explanation,
         "format": AUDIT_FORMAT,
-        "sequence": sequence,
-        "recorded_at": utc_iso(recorded_at),
-        "prev_hash": prev_hash,
     }
-    text = canonical_json(body)
+    try:
+        text = canonical_json(body)
+    except ValueError as exc:  # the one check that every sealed number is finite
+        where = non_finite_path(body) or str(exc)
+        raise AuditWriteError(
+            f"decision {draft.decision_id} cannot be sealed: audit values must be finite "
+            f"numbers; got {where}"
+        ) from exc
+    return PreparedDraft(draft, text[:-1])
+
+
+def seal(
+    draft: DecisionDraft | PreparedDraft,
+    *,
+    sequence: int,
+    prev_hash: str,
+    recorded_at: datetime,
+) -> tuple[StoredRecord, AuditRow]:
+    """Seal ``draft`` as record ``sequence`` of the chain, linked to ``prev_hash``."""
+    prepared = prepare_draft(draft)
+    chain = canonical_json(
+        {"prev_hash": prev_hash, "recorded_at": utc_iso(recorded_at), "sequence": sequence}
+    )
+    text = f"{prepared.text},{chain[1:]}"
     digest = body_hash(text)
     # The draft was validated when it was built and the chain fields are ours: constructing
     # the record without validating the body a second time halves the cost of a seal.
     record = StoredRecord.model_construct(
-        **dict(draft),
+        **dict(prepared.draft),
         format=AUDIT_FORMAT,
         sequence=sequence,
         recorded_at=recorded_at,
         prev_hash=prev_hash,
         hash=digest,
     )
-    return record, AuditRow(sequence, draft.decision_id, prev_hash, digest, text)
+    return record, AuditRow(sequence, prepared.decision_id, prev_hash, digest, text)
 
 
 def record_from_row(row: AuditRow) -> StoredRecord:

@@ -1,152 +1,165 @@
 """Group commit of audit records: many concurrent decisions, one transaction, one fsync.
 
-Each request hands its draft(s) to the committer and waits until the record is committed,
-exactly as with ``Store.append`` (``append`` in a thread, ``append_async`` on the event
-loop without holding a thread); meanwhile one writer thread takes everything
-queued (up to ``max_group`` records) and commits it with ``Store.append_many``. A request
-is never answered before its own record is on disk, and a failed group is retried unit by
-unit so that one bad record cannot withhold its neighbours' decisions.
+Each request hands its draft(s) to the committer on the event loop and waits until they
+are committed, exactly as with ``Store.append``. Drafts queue on the loop; one drain task
+takes everything queued (up to ``max_group`` records), commits it with
+``Store.append_many`` in the committer's own writer thread, and resolves the waiters. While
+a group is on its way to disk the next one gathers, so the thread hop and the fsync are paid
+once per group, not once per request: that hop costs about as much CPU as sealing a record.
+
+A request is never answered before its own record is on disk, and a failed group is retried
+unit by unit so that one bad record cannot withhold its neighbours' decisions.
 """
 
 import asyncio
 import logging
-import queue
-import threading
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
 
+from serving.core.audit import PreparedDraft
 from serving.core.db import Store
 from serving.errors import AuditWriteError
 from serving.schemas import DecisionDraft, StoredRecord
 
 log = logging.getLogger(__name__)
 
-_STOP: Final = None
+MAX_QUEUED: Final = 10_000
+"""Drafts waiting beyond this are refused at once (a stuck disk must not fill the memory
+with requests that will time out anyway)."""
 
 
 @dataclass
 class _Unit:
     """Drafts that commit together or not at all (one request's), and who waits for them."""
 
-    drafts: list[DecisionDraft]
-    done: Future[list[StoredRecord]] = field(default_factory=Future)
+    drafts: list[DecisionDraft | PreparedDraft]
+    done: "asyncio.Future[list[StoredRecord]]"
 
 
+@dataclass
+class _Outcome:
+    """What the writer thread made of one unit: its records or why it failed."""
+
+    records: list[StoredRecord] | None = None
+    error: AuditWriteError | None = None
+
+
+def _observed(done: "asyncio.Future[list[StoredRecord]]") -> None:
+    # A caller that gave up no longer awaits its unit: mark the outcome as seen.
+    if not done.cancelled():
+        done.exception()
+
+
+@dataclass
 class AuditCommitter:
-    """One writer thread in front of a store, committing queued drafts in groups.
+    """Queues drafts on the event loop and commits them in groups from one writer thread.
 
     Args:
         store: the audit store.
         max_group: most records per transaction.
         wait_s: how long a caller waits for its commit before giving up with a 503 (its
             record may still commit later: an unanswered decision, never an unrecorded one).
+        max_queued: most drafts waiting for the writer (one unit alone is always taken).
 
     """
 
-    def __init__(self, store: Store, *, max_group: int, wait_s: float) -> None:
-        self._store = store
-        self._max_group = max_group
-        self._wait_s = wait_s
-        self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="jifen-audit-writer", daemon=True)
-        self._closed = False
-        self._thread.start()
+    store: Store
+    max_group: int
+    wait_s: float
+    max_queued: int = MAX_QUEUED
+    _queue: deque[_Unit] = field(default_factory=deque)
+    _queued: int = 0
+    _drain: "asyncio.Task[None] | None" = None
+    _closed: bool = False
+    _writer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="jifen-audit-writer")
+    )
 
-    def submit(self, drafts: list[DecisionDraft]) -> "Future[list[StoredRecord]]":
-        """Queue ``drafts`` to commit together; the future holds their records or the error."""
+    async def append_async(
+        self, drafts: Sequence[DecisionDraft | PreparedDraft]
+    ) -> list[StoredRecord]:
+        """Commit ``drafts`` together and return their records, in order.
+
+        Raises:
+            AuditWriteError: the writer is shut down or its queue is full, the transaction
+                failed, or it did not finish within the wait.
+
+        """
         if self._closed:
             raise AuditWriteError("the audit writer is shut down; the decision is withheld")
-        unit = _Unit(list(drafts))
-        self._queue.put(unit)
-        return unit.done
-
-    def append(self, drafts: list[DecisionDraft]) -> list[StoredRecord]:
-        """Commit ``drafts`` together and return their records, waiting in this thread.
-
-        Raises:
-            AuditWriteError: the transaction failed, or did not finish within the wait.
-
-        """
+        if self._queued and self._queued + len(drafts) > self.max_queued:
+            raise AuditWriteError(
+                f"the audit writer has {self._queued} records waiting for the disk; "
+                "the decision is withheld"
+            )
+        loop = asyncio.get_running_loop()
+        unit = _Unit(list(drafts), loop.create_future())
+        unit.done.add_done_callback(_observed)
+        self._queue.append(unit)
+        self._queued += len(unit.drafts)
+        if self._drain is None or self._drain.done():
+            self._drain = loop.create_task(self._run())
         try:
-            return self.submit(drafts).result(timeout=self._wait_s)
-        except FutureTimeout:
-            raise self._late(drafts) from None
-
-    async def append_async(self, drafts: list[DecisionDraft]) -> list[StoredRecord]:
-        """Commit ``drafts`` together; the event loop waits, no thread is held meanwhile.
-
-        Raises:
-            AuditWriteError: the transaction failed, or did not finish within the wait.
-
-        """
-        try:
-            return await asyncio.wait_for(asyncio.wrap_future(self.submit(drafts)), self._wait_s)
+            # shield: a caller that stops waiting must not cancel its unit's commit.
+            return await asyncio.wait_for(asyncio.shield(unit.done), self.wait_s)
         except TimeoutError:
-            raise self._late(drafts) from None
-
-    def _late(self, drafts: list[DecisionDraft]) -> AuditWriteError:
-        first = drafts[0].decision_id if drafts else "?"
-        return AuditWriteError(
-            f"decision {first} was not confirmed by the audit writer within {self._wait_s:g} s"
-        )
+            first = drafts[0].decision_id if drafts else "?"
+            raise AuditWriteError(
+                f"decision {first} was not confirmed by the audit writer within {self.wait_s:g} s"
+            ) from None
 
     def close(self) -> None:
-        """Commit what is queued, then stop the writer."""
-        if not self._closed:
-            self._closed = True
-            self._queue.put(_STOP)
-            self._thread.join(timeout=max(self._wait_s, 1.0))
+        """Refuse new drafts, let the group on its way to disk finish, stop the writer."""
+        self._closed = True
+        self._writer.shutdown(wait=True)
 
-    # --- writer thread -----------------------------------------------------------------------
+    # --- groups --------------------------------------------------------------------------------
 
-    def _take_group(self, first: _Unit) -> tuple[list[_Unit], bool]:
-        units, size, stop = [first], len(first.drafts), False
-        while size < self._max_group:
-            try:
-                unit = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if unit is _STOP:
-                stop = True
-                break
+    def _take_group(self) -> list[_Unit]:
+        units = [self._queue.popleft()]
+        size = len(units[0].drafts)
+        while self._queue and size + len(self._queue[0].drafts) <= self.max_group:
+            unit = self._queue.popleft()
             units.append(unit)
             size += len(unit.drafts)
-        return units, stop
+        self._queued -= size
+        return units
 
-    def _commit(self, units: list[_Unit]) -> None:
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            units = self._take_group()
+            try:
+                outcomes = await loop.run_in_executor(self._writer, self._commit, units)
+            except Exception as exc:  # never leave a caller waiting on a dead writer
+                log.exception("audit writer failed")
+                failure = AuditWriteError(f"the audit writer failed: {type(exc).__name__}")
+                outcomes = [_Outcome(error=failure) for _ in units]
+            for unit, outcome in zip(units, outcomes, strict=True):
+                if unit.done.done():
+                    continue
+                if outcome.error is not None:
+                    unit.done.set_exception(outcome.error)
+                else:
+                    unit.done.set_result(outcome.records or [])
+
+    # --- writer thread ---------------------------------------------------------------------
+
+    def _commit(self, units: list[_Unit]) -> list[_Outcome]:
         try:
-            records = self._store.append_many([d for u in units for d in u.drafts])
+            records = self.store.append_many([d for u in units for d in u.drafts])
         except AuditWriteError as exc:
             if len(units) == 1:
-                units[0].done.set_exception(exc)
-                return
+                return [_Outcome(error=exc)]
             log.warning(
                 "group commit of %d units failed (%s); retrying one by one", len(units), exc
             )
-            for unit in units:
-                self._commit([unit])
-            return
-        start = 0
+            return [self._commit([unit])[0] for unit in units]
+        outcomes, start = [], 0
         for unit in units:
-            unit.done.set_result(records[start : start + len(unit.drafts)])
+            outcomes.append(_Outcome(records=records[start : start + len(unit.drafts)]))
             start += len(unit.drafts)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            units, stop = self._take_group(first)
-            try:
-                self._commit(units)
-            except Exception as exc:  # never leave a caller waiting on a dead writer
-                log.exception("audit writer failed")
-                for unit in units:
-                    if not unit.done.done():
-                        unit.done.set_exception(
-                            AuditWriteError(f"the audit writer failed: {type(exc).__name__}")
-                        )
-            if stop:
-                return
+        return outcomes

@@ -28,14 +28,7 @@ from serving.core.rules import (
     subsidy,
     suggest_limit,
 )
-from serving.responses import (
-    GradeView,
-    IndicatorPoints,
-    Outcome,
-    PointsView,
-    Reasons,
-    ScoreLine,
-)
+from serving.responses import Outcome
 from serving.schemas import Application
 
 JsonDict = dict[str, JsonValue]
@@ -86,12 +79,13 @@ def _feature_age_days(application_date: date, as_of: Mapping[str, datetime]) -> 
 
 def _points_view(
     policy: Policy, row: AssembledInputs, total_name: str, fill_used: bool
-) -> PointsView:
+) -> JsonDict:
+    """Return the points beside the model (``PointsView`` as JSON)."""
     layout, values = policy.points, row.values
     total = _number(values.get(total_name))
     classes = {cls: _number(values.get(column)) for cls, column in layout.classes.items()}
-    details = {
-        column: values[column]
+    details: dict[str, JsonValue] = {
+        column: values[column]  # type: ignore[misc]
         for column in layout.details
         if isinstance(values.get(column), bool | int | float) and _finite_or_flag(values[column])
     }
@@ -103,19 +97,17 @@ def _points_view(
     }
     ranked = sorted(indicators.items(), key=lambda x: (-x[1], x[0]))
     top = layout.top_indicators
-    return PointsView.model_construct(
-        total=total,
-        source=row.sources.get(total_name) if total is not None else None,
-        blend_fill_used=fill_used,
-        classes={k: v for k, v in classes.items() if v is not None},
-        details=details,
-        top_gained=[
-            IndicatorPoints.model_construct(indicator=k, points=v) for k, v in ranked[:top] if v > 0
-        ],
-        top_lost=[
-            IndicatorPoints.model_construct(indicator=k, points=v) for k, v in ranked[::-1] if v < 0
-        ][:top],
-    )
+    gained: list[JsonValue] = [{"indicator": k, "points": v} for k, v in ranked[:top] if v > 0]
+    lost: list[JsonValue] = [{"indicator": k, "points": v} for k, v in ranked[::-1] if v < 0]
+    return {
+        "total": total,
+        "source": row.sources.get(total_name) if total is not None else None,
+        "blend_fill_used": fill_used,
+        "classes": {k: v for k, v in classes.items() if v is not None},
+        "details": details,
+        "top_gained": gained,
+        "top_lost": lost[:top],
+    }
 
 
 def _finite_or_flag(value: object) -> bool:
@@ -202,16 +194,19 @@ def _evaluate_row(
         "pd": float(pred.pd[i]),
         "pd_model": float(pred.pd_model[i]),
         "pd_points_only": _number(float(pred.pd_points_only[i])),
-        "grade": GradeView.model_construct(
-            grade=grade_name, pd_lower=lower, pd_upper=upper, scale_version=scale.scale_version
-        ).model_dump(mode="json"),
-        "score": ScoreLine.model_construct(
-            logit=float(expl.logit[i]),
-            scale=link.scale,
-            pd_lightgbm=float(block.lightgbm_pd[i]),
-            onnx_logit=float(block.served_logit[i]),
-        ).model_dump(mode="json"),
-        "points": _points_view(policy, row, total_name, fill_used).model_dump(mode="json"),
+        "grade": {
+            "grade": grade_name,
+            "pd_lower": lower,
+            "pd_upper": upper,
+            "scale_version": scale.scale_version,
+        },
+        "score": {
+            "logit": float(expl.logit[i]),
+            "scale": link.scale,
+            "pd_lightgbm": float(block.lightgbm_pd[i]),
+            "onnx_logit": float(block.served_logit[i]),
+        },
+        "points": _points_view(policy, row, total_name, fill_used),
         "rules": [r.model_dump(mode="json") for r in fired],
         "five_standards": [s.model_dump(mode="json") for s in five_standards(policy, fired)],
         "limit": limit.model_dump(mode="json"),
@@ -223,9 +218,7 @@ def _evaluate_row(
             n: float(c) for n, c in zip(model.feature_order, expl.contributions[i], strict=True)
         },
         "points_line": float(expl.points_line[i]),
-        "reasons": Reasons.model_construct(raising=raising, lowering=lowering).model_dump(
-            mode="json"
-        ),
+        "reasons": {"raising": raising, "lowering": lowering},  # type: ignore[dict-item]
         "link": {
             "scale": link.scale,
             "intercept": link.intercept,

@@ -257,6 +257,11 @@ class FeastFeatureSource:
             ) from exc
 
     @property
+    def local(self) -> bool:
+        """Whether reads are local file reads (SQLite), not network round trips (Redis)."""
+        return bool(self._config.online_store.type == "sqlite")
+
+    @property
     def direct(self) -> bool:
         """Whether reads take the direct SQLite path."""
         return self._fast is not None

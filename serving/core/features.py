@@ -38,6 +38,11 @@ class FeatureSource(Protocol):
     description: str
 
     @property
+    def local(self) -> bool:
+        """Reads are local file reads, short enough to run on the event loop."""
+        ...
+
+    @property
     def group_of(self) -> Mapping[str, str]:
         """Feature name to the group (view) that serves it."""
         ...

@@ -10,10 +10,13 @@ from collections.abc import Mapping
 from typing import Final
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from features.definitions.model import FeatureDefinition, FeatureSet, Monotone
-from serving.responses import Reason, ReasonDirection
+from serving.responses import ReasonDirection
+
+ReasonJson = dict[str, JsonValue]
+"""A ``serving.responses.Reason`` as JSON (built as a dict: no model per line)."""
 
 _SIGNIFICANT: Final = 4
 
@@ -60,12 +63,21 @@ def _number(value: float) -> str:
 
 
 class ReasonWriter:
-    """Turns explanation lines into ``Reason`` objects with sentences in both languages."""
+    """Turns explanation lines into reasons (``Reason`` as JSON) in both languages."""
 
     def __init__(self, texts: ReasonTexts, feature_set: FeatureSet) -> None:
         self.texts = texts
         self.feature_set = feature_set
         self._definitions: dict[str, FeatureDefinition] = {f.name: f for f in feature_set.features}
+        self._none = Bilingual(zh="", en="")
+        # Per feature: its names and the note on its declared direction, built once.
+        self._named: dict[str, tuple[Bilingual, Bilingual]] = {
+            name: (
+                Bilingual(zh=d.description_zh, en=d.description_en),
+                texts.direction_notes.get(d.monotone, self._none),
+            )
+            for name, d in self._definitions.items()
+        }
 
     def _value(self, value: object, lang: str) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -79,52 +91,54 @@ class ReasonWriter:
         text: str = getattr(self.texts.values[key], lang)
         return text
 
+    def _names(self, feature: str) -> tuple[Bilingual, Bilingual]:
+        found = self._named.get(feature)
+        if found is None:
+            note = self.texts.direction_notes.get(Monotone.NONE, self._none)
+            found = (Bilingual(zh=feature, en=feature), note)
+        return found
+
     def _sentence(
         self, feature: str, value_text: tuple[str, str], shap: float, name: Bilingual | None
     ) -> tuple[str, str]:
-        definition = self._definitions.get(feature)
-        direction = definition.monotone if definition else Monotone.NONE
-        note = self.texts.direction_notes.get(direction, Bilingual(zh="", en=""))
-        names = name or (
-            Bilingual(zh=definition.description_zh, en=definition.description_en)
-            if definition
-            else Bilingual(zh=feature, en=feature)
-        )
+        names, note = self._names(feature)
+        names = name or names
         template = self.texts.templates.raises if shap > 0 else self.texts.templates.lowers
         zh = template.zh.format(name=names.zh, value=value_text[0], shap=shap, note=note.zh)
         en = template.en.format(name=names.en, value=value_text[1], shap=shap, note=note.en)
         return zh, en
 
-    def reason(self, feature: str, value: object, shap: float) -> Reason:
+    @staticmethod
+    def _line(feature: str, value: JsonValue, shap: float, texts: tuple[str, str]) -> ReasonJson:
+        direction = ReasonDirection.RAISES if shap > 0 else ReasonDirection.LOWERS
+        return {
+            "feature": feature,
+            "value": value,
+            "shap": shap,
+            "direction": direction.value,
+            "text_zh": texts[0],
+            "text_en": texts[1],
+        }
+
+    def reason(self, feature: str, value: object, shap: float) -> ReasonJson:
         """One feature's line as a reason."""
-        zh, en = self._sentence(
+        texts = self._sentence(
             feature, (self._value(value, "zh"), self._value(value, "en")), shap, None
         )
-        return Reason.model_construct(
-            feature=feature,
-            value=value if isinstance(value, str | int | float | bool) else None,
-            shap=shap,
-            direction=ReasonDirection.RAISES if shap > 0 else ReasonDirection.LOWERS,
-            text_zh=zh,
-            text_en=en,
-        )
+        shown = value if isinstance(value, str | int | float | bool) else None
+        return self._line(feature, shown, shap, texts)
 
-    def points_reason(self, column: str, value: float | None, fill: float, shap: float) -> Reason:
+    def points_reason(
+        self, column: str, value: float | None, fill: float, shap: float
+    ) -> ReasonJson:
         """Write the innovation points' own line as a reason (saying when the fill was used)."""
         if value is None:
             texts = self.texts.points.filled
             shown = (texts.zh.format(fill=fill), texts.en.format(fill=fill))
         else:
             shown = (_number(value), _number(value))
-        zh, en = self._sentence(column, shown, shap, self.texts.points.name)
-        return Reason.model_construct(
-            feature=column,
-            value=value,
-            shap=shap,
-            direction=ReasonDirection.RAISES if shap > 0 else ReasonDirection.LOWERS,
-            text_zh=zh,
-            text_en=en,
-        )
+        sentences = self._sentence(column, shown, shap, self.texts.points.name)
+        return self._line(column, value, shap, sentences)
 
     def top(
         self,
@@ -133,7 +147,7 @@ class ReasonWriter:
         contributions: np.ndarray,
         points: tuple[str, float | None, float, float] | None,
         per_direction: int,
-    ) -> tuple[list[Reason], list[Reason]]:
+    ) -> tuple[list[ReasonJson], list[ReasonJson]]:
         """Return the largest contributions on each side: (raising the risk, lowering it).
 
         Args:
@@ -152,7 +166,7 @@ class ReasonWriter:
         raising = sorted((x for x in lines if x[0] > 0), key=lambda x: (-x[0], x[1]))
         lowering = sorted((x for x in lines if x[0] < 0), key=lambda x: (x[0], x[1]))
 
-        def build(shap: float, feature: str, is_points: bool) -> Reason:
+        def build(shap: float, feature: str, is_points: bool) -> ReasonJson:
             if is_points and points is not None:
                 return self.points_reason(points[0], points[1], points[2], shap)
             return self.reason(feature, values.get(feature), shap)

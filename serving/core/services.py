@@ -30,6 +30,8 @@ class UnavailableSource:
     description: str
     problem: str
     group_of: dict[str, str] = field(default_factory=dict)
+    local: bool = True
+    """It answers at once, without I/O."""
 
     def read(
         self, credit_codes: Sequence[str], names: Collection[str] | None = None

@@ -2,6 +2,7 @@
 records cannot be updated or deleted through SQL, and reads return what was sealed.
 """
 
+import fcntl
 import os
 import signal
 import sqlite3
@@ -83,6 +84,22 @@ def test_append_raises_and_leaves_no_record_when_decision_id_repeats(store: Stor
     nxt = store.append(make_draft(3))
     assert (nxt.sequence, nxt.prev_hash) == (2, first.hash)
     assert verify_rows(store.iter_rows()) == []
+
+
+def test_append_refuses_a_non_finite_number_naming_where_it_is(store: Store) -> None:
+    """A NaN anywhere in a draft is found when it is sealed: named, and nothing is stored."""
+    first = store.append(make_draft(1))
+    reasons = [{"feature": "rd_expense_growth", "shap": float("-inf")}]
+    for field, value, where in [
+        ("outputs", {"pd": float("nan"), "grade": "B"}, "outputs.pd = nan"),
+        ("explanation", {"reasons": reasons}, "explanation.reasons.0.shap = -inf"),
+    ]:
+        bad = make_draft(2).model_copy(update={field: value})
+        with pytest.raises(AuditWriteError, match=f"must be finite numbers; got {where}"):
+            store.append(bad)
+    assert store.count() == 1
+    nxt = store.append(make_draft(3))
+    assert (nxt.sequence, nxt.prev_hash) == (2, first.hash)
 
 
 @pytest.mark.parametrize(
@@ -197,9 +214,51 @@ from pathlib import Path
 from serving.core.db import SqliteStore
 from tests.serving.conftest import make_draft
 store = SqliteStore(Path(sys.argv[1]))
-for i in range(100000):
+for i in range(int(sys.argv[2]) if len(sys.argv) > 2 else 100000):
     print(store.append(make_draft(i)).decision_id, flush=True)
 """
+
+
+def test_processes_appending_to_one_sqlite_file_build_one_valid_chain(tmp_path: Path) -> None:
+    """Three processes appending at once (server workers) take turns: one intact chain."""
+    path = tmp_path / "audit.sqlite3"
+    SqliteStore(path).close()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _APPENDER, str(path), "40"],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parents[2],
+        )
+        for _ in range(3)
+    ]
+    printed = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    store = SqliteStore(path)
+    assert {r.decision_id for r in store.iter_rows()} == {d for ids in printed for d in ids}
+    assert store.count() == 120
+    assert verify_rows(store.iter_rows()) == []
+    store.close()
+
+
+def test_append_raises_naming_the_lock_file_when_another_process_keeps_the_turn(
+    sqlite_backend: Backend,
+) -> None:
+    """A writer that never gives the turn back makes appends fail in time, not hang."""
+    store = sqlite_backend.open(timeout_s=0.05)
+    assert isinstance(sqlite_backend.target, SqliteTarget)
+    lock_file = sqlite_backend.target.path.with_name("audit.sqlite3-writer.lock")
+    holder = os.open(lock_file, os.O_RDWR)  # its own open file: another writer's turn
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(AuditWriteError, match="another process kept the write turn"):
+            store.append(make_draft(1))
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+    store.append(make_draft(2))
+    assert store.count() == 1
+    store.close()
 
 
 @pytest.mark.slow
