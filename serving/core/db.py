@@ -12,6 +12,7 @@ SQL is written once with ``?`` placeholders; the PostgreSQL store rewrites them 
 """
 
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -37,6 +38,8 @@ from serving.errors import (
 )
 from serving.schemas import DecisionDraft, StoredKey, StoredRecord, utc_iso
 
+log = logging.getLogger(__name__)
+
 _ADVISORY_LOCK: Final = 0x4A4946454E  # "JIFEN": one lock id for chain appends and DDL
 _ROW_COLUMNS: Final = "sequence, decision_id, prev_hash, hash, body"
 _KEY_COLUMNS: Final = "key_id, name, role, secret_sha256, created_at, revoked_at"
@@ -45,6 +48,8 @@ _INSERT_RECORD: Final = (
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _HEAD: Final = "SELECT sequence, hash FROM audit_records ORDER BY sequence DESC LIMIT 1"
+_WAL_PAGES: Final = 1000
+"""SQLite's default WAL size (pages) at which a commit checkpoints."""
 
 
 def _schema(backend: str) -> str:
@@ -300,12 +305,16 @@ class SqliteStore(Store):
     _errors = (sqlite3.Error,)
     local = True
 
-    def __init__(self, path: Path, *, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self, path: Path, *, timeout_s: float = 2.0, checkpoint_every_s: float | None = None
+    ) -> None:
         self.path = path
         self.description = f"SQLite {path}"
         self._timeout_s = timeout_s
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = self._connect()
@@ -315,6 +324,30 @@ class SqliteStore(Store):
             self._inode = path.stat().st_ino
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailableError(f"cannot open {self.description}: {exc}") from exc
+        if checkpoint_every_s is not None:
+            # A commit that crosses SQLite's WAL threshold copies the log into the database
+            # itself, inside that commit: a stall of milliseconds for every request waiting
+            # on it. A background thread checkpoints instead (PASSIVE: it never blocks a
+            # writer); the commit-time checkpoint stays as a backstop at 10x the size.
+            self._conn.execute(f"PRAGMA wal_autocheckpoint = {10 * _WAL_PAGES}")
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop,
+                args=(checkpoint_every_s,),
+                name="jifen-audit-checkpoint",
+                daemon=True,
+            )
+            self._checkpointer.start()
+
+    def _checkpoint_loop(self, every_s: float) -> None:
+        conn = self._connect()
+        try:
+            while not self._stop.wait(every_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:  # the backstop still bounds the log
+                    log.warning("background checkpoint of %s failed: %s", self.description, exc)
+        finally:
+            conn.close()
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -390,6 +423,9 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         """Close the connections."""
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=self._timeout_s + 1)
         with self._lock, self._read_lock:
             self._conn.close()
             self._read_conn.close()
@@ -490,12 +526,19 @@ class _PgCursor:
         return iter(self._cur)
 
 
-def open_store(target: AuditTarget, *, timeout_s: float = 2.0, pool_size: int = 4) -> Store:
+def open_store(
+    target: AuditTarget,
+    *,
+    timeout_s: float = 2.0,
+    pool_size: int = 4,
+    checkpoint_every_s: float | None = None,
+) -> Store:
     """Open (and create if needed) the store at ``target``.
 
     ``timeout_s`` bounds how long an append waits for the database before it fails: the
-    SQLite write lock, or a PostgreSQL connection from the pool.
+    SQLite write lock, or a PostgreSQL connection from the pool. ``checkpoint_every_s``
+    (SQLite, long-running servers) moves WAL checkpoints out of commits into a thread.
     """
     if isinstance(target, SqliteTarget):
-        return SqliteStore(target.path, timeout_s=timeout_s)
+        return SqliteStore(target.path, timeout_s=timeout_s, checkpoint_every_s=checkpoint_every_s)
     return PostgresStore(target.dsn, pool_size=pool_size, timeout_s=timeout_s)

@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from features.definitions.model import Group, load_feature_set
 from serving.config import load_config_file
@@ -21,6 +22,9 @@ from serving.errors import FeatureStoreUnavailableError
 from serving.schemas import Readiness
 
 log = logging.getLogger(__name__)
+
+CHECKPOINT_EVERY_S: Final = 0.5
+"""How often a SQLite audit log's WAL is copied into the database, off the request path."""
 
 
 @dataclass
@@ -88,6 +92,7 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
         settings.audit_target,
         timeout_s=settings.db_timeout_s,
         pool_size=settings.pg_pool_size,
+        checkpoint_every_s=CHECKPOINT_EVERY_S,
     )
     keys = KeyRing(store, allow_demo=settings.demo_keys)
     if settings.demo_keys:

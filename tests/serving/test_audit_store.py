@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -280,3 +281,26 @@ def test_acknowledged_appends_survive_kill_9(tmp_path: Path) -> None:
     assert set(acknowledged) <= stored
     assert verify_rows(store.iter_rows()) == []
     store.close()
+
+
+def test_background_checkpoints_copy_the_log_into_the_database_off_the_commit_path(
+    tmp_path: Path,
+) -> None:
+    """With the checkpoint thread the database file takes the records between commits;
+    without it (and below SQLite's own threshold) they stay in the WAL."""
+    sizes = {}
+    for every in (None, 0.05):
+        path = tmp_path / f"audit-{every}.sqlite3"
+        store = SqliteStore(path, checkpoint_every_s=every)
+        before = path.stat().st_size
+        for i in range(40):
+            store.append(make_draft(i))
+        deadline = time.monotonic() + 5
+        while every and path.stat().st_size == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sizes[every] = path.stat().st_size - before
+        store.close()
+        assert verify_rows(SqliteStore(path).iter_rows()) == []
+    assert sizes[None] == 0
+    assert sizes[0.05] > 0
+    assert not any(t.name == "jifen-audit-checkpoint" for t in threading.enumerate())
