@@ -45,12 +45,21 @@ def _free_port() -> int:
 class Server:
     """A ``jifen serve`` subprocess on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, workers: int = 1) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("ab")
         self.process = subprocess.Popen(
-            [str(JIFEN), "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [
+                str(JIFEN),
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+            ],
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -169,3 +178,50 @@ def test_every_answered_decision_survives_kill_9_and_the_chain_verifies(
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "audit chain intact" in verify.stdout + verify.stderr
+
+
+def test_two_workers_share_one_chain_and_answer_metrics_with_service_totals(
+    served: tuple[dict[str, str], dict[Role, str], list[Server]],
+    feature_repo: FeatureRepo,
+    tmp_path: Path,
+) -> None:
+    """Decisions from both workers land in one intact chain; any worker's /metrics counts all.
+
+    Every request opens its own connection, so the workers share them; the counts read from
+    /metrics must be the service's totals whichever worker answers the scrape.
+    """
+    env, keys, servers = served
+    server = Server(env, tmp_path / "server.log", workers=2)
+    servers.append(server)
+    server.wait_ready()
+    headers = {"Authorization": f"Bearer {keys[Role.SCORER]}"}
+    codes = feature_repo.credit_codes
+    decisions = []
+    for i in range(12):
+        response = httpx.post(
+            f"{server.url}/v1/score", json=application_body(codes[i % len(codes)]), headers=headers
+        )
+        assert response.status_code == 200, response.text
+        decisions.append(response.json()["decision_id"])
+    for _ in range(20):
+        assert httpx.get(f"{server.url}/health").status_code == 200
+    health = 'jifen_http_requests_total{method="GET",route="/health",status="200"}'
+    scored = 'jifen_http_requests_total{method="POST",route="/v1/score",status="200"}'
+    for _ in range(4):
+        text = httpx.get(f"{server.url}/metrics").text
+        counts = {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("jifen_http_requests_total{")
+        }
+        assert (counts.get(health), counts.get(scored)) == (20.0, 12.0), text
+    server.kill(signal.SIGTERM)
+    verify = subprocess.run(
+        [str(JIFEN), "audit", "verify", "--dsn", env["JIFEN_AUDIT_DSN"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "audit chain intact: 12 records" in verify.stdout + verify.stderr
