@@ -210,10 +210,6 @@ def serve(
     # and share one folder of metric values so that any worker answers /metrics with totals.
     with shared_metrics_dir(settings.metrics_dir) as metrics_dir:
         os.environ["JIFEN_METRICS_DIR"] = str(metrics_dir)
-        # The workers share one listening socket. By default the first to wake takes every
-        # connection waiting (and keeps them: keep-alive); libuv's single-accept mode makes
-        # it take one and yield, so simultaneous connections spread over the workers.
-        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
         uvicorn.run(
             "serving.main:create_app",
             factory=True,
