@@ -3,6 +3,7 @@
 Heavy modules are imported inside the commands so that ``jifen --help`` stays fast.
 """
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -206,17 +207,82 @@ def serve(
     if workers == 1:
         uvicorn.run(create_app(settings), access_log=False, **common)  # type: ignore[arg-type]
         return
-    # Worker processes build their own app from the environment (an import string is needed),
-    # and share one folder of metric values so that any worker answers /metrics with totals.
+    # Each worker builds its own app from the environment and listens on its own socket;
+    # they share one folder of metric values so that any worker answers /metrics with totals.
     with shared_metrics_dir(settings.metrics_dir) as metrics_dir:
         os.environ["JIFEN_METRICS_DIR"] = str(metrics_dir)
-        uvicorn.run(
-            "serving.main:create_app",
-            factory=True,
-            workers=workers,
-            access_log=False,
-            **common,  # type: ignore[arg-type]
-        )
+        raise typer.Exit(run_workers(settings.host, settings.port, workers, settings.log_level))
+
+
+def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
+    """Run ``workers`` server processes on one port; return the exit code.
+
+    uvicorn's own workers share one listening socket, and the first worker to wake takes
+    every connection waiting: measured with 16 keep-alive connections opened at once, one
+    worker got all 16 and the other none. Here each worker listens on its own socket with
+    ``SO_REUSEPORT``, so the kernel spreads connections over them. If a worker dies, the
+    others are stopped and the server exits non-zero (its supervisor restarts it whole);
+    SIGINT or SIGTERM stops every worker gracefully.
+    """
+    import multiprocessing
+    import signal
+
+    context = multiprocessing.get_context("spawn")
+    procs = [
+        context.Process(target=_worker, args=(host, port, log_level), name=f"jifen-worker-{i}")
+        for i in range(workers)
+    ]
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for proc in procs:
+            proc.start()
+        log = logging.getLogger(__name__)
+        log.info("serving on http://%s:%d with %d workers", host, port, workers)
+        while any(p.is_alive() for p in procs):
+            for proc in procs:
+                proc.join(timeout=0.5)
+                if proc.exitcode not in (None, 0) and not stopping:
+                    log.error(
+                        "worker %s exited with %s; stopping the others", proc.name, proc.exitcode
+                    )
+                    stop(signal.SIGTERM, None)
+        return 0 if stopping or all(p.exitcode == 0 for p in procs) else 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _worker(host: str, port: int, log_level: str) -> None:
+    """One server process: its own ``SO_REUSEPORT`` socket, an app built from the environment."""
+    import socket
+
+    import uvicorn
+
+    configure_logging(log_level)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    config = uvicorn.Config(
+        "serving.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        access_log=False,
+        log_config=None,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @contextmanager
