@@ -64,6 +64,17 @@ class Link:
     points_fill: float | None
     scale: LinkScale
 
+    def as_json(self) -> dict[str, str | float | None]:
+        """Return the map as JSON, as decisions and the model card show it."""
+        return {
+            "scale": self.scale,
+            "intercept": self.intercept,
+            "w_model": self.w_model,
+            "w_points": self.w_points,
+            "points_column": self.points_column,
+            "points_fill": self.points_fill,
+        }
+
     @classmethod
     def of(cls, bundle: Bundle) -> "Link":
         """Read the map from the bundle's blend, else its Platt calibrator, else identity."""

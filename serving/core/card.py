@@ -33,14 +33,8 @@ def model_card(
         )
         for name in model.feature_order
     ]
-    link = model.link
     score_link: dict[str, JsonValue] = {
-        "scale": link.scale,
-        "intercept": link.intercept,
-        "w_model": link.w_model,
-        "w_points": link.w_points,
-        "points_column": link.points_column,
-        "points_fill": link.points_fill,
+        **model.link.as_json(),
         "formula": "logit = intercept + w_model * tree_margin + w_points * points",
     }
     return ModelCard(

@@ -219,13 +219,6 @@ def _evaluate_row(
         },
         "points_line": float(expl.points_line[i]),
         "reasons": {"raising": raising, "lowering": lowering},  # type: ignore[dict-item]
-        "link": {
-            "scale": link.scale,
-            "intercept": link.intercept,
-            "w_model": link.w_model,
-            "w_points": link.w_points,
-            "points_column": link.points_column,
-            "points_fill": link.points_fill,
-        },
+        "link": link.as_json(),  # type: ignore[dict-item]
     }
     return Evaluation(outputs, explanation)

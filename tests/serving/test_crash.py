@@ -42,6 +42,20 @@ def _free_port() -> int:
         return port
 
 
+def _verify(env: dict[str, str]) -> str:
+    """Run ``jifen audit verify`` on the server's log; fail unless it exits 0; return its output."""
+    verify = subprocess.run(
+        [str(JIFEN), "audit", "verify", "--dsn", env["JIFEN_AUDIT_DSN"]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = verify.stdout + verify.stderr
+    assert verify.returncode == 0, output
+    return output
+
+
 class Server:
     """A ``jifen serve`` subprocess on a free loopback port."""
 
@@ -169,15 +183,7 @@ def test_every_answered_decision_survives_kill_9_and_the_chain_verifies(
     with httpx.Client(base_url=restarted.url, headers=auditor, timeout=10) as client:
         missing = [d for d in answered if client.get(f"/v1/decisions/{d}").status_code != 200]
     assert missing == []
-    verify = subprocess.run(
-        [str(JIFEN), "audit", "verify", "--dsn", env["JIFEN_AUDIT_DSN"]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert "audit chain intact" in verify.stdout + verify.stderr
+    assert "audit chain intact" in _verify(env)
 
 
 def test_two_workers_share_one_chain_and_answer_metrics_with_service_totals(
@@ -216,12 +222,4 @@ def test_two_workers_share_one_chain_and_answer_metrics_with_service_totals(
         }
         assert (counts.get(health), counts.get(scored)) == (20.0, 12.0), text
     server.kill(signal.SIGTERM)
-    verify = subprocess.run(
-        [str(JIFEN), "audit", "verify", "--dsn", env["JIFEN_AUDIT_DSN"]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert "audit chain intact: 12 records" in verify.stdout + verify.stderr
+    assert "audit chain intact: 12 records" in _verify(env)
