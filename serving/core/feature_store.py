@@ -55,13 +55,25 @@ def _store_errors() -> tuple[type[BaseException], ...]:
     return (sqlite3.Error, redis.RedisError, OSError)
 
 
-class _SqliteViews:
-    """All views of a service in one SQLite query (Feast's SQLite online-store tables)."""
+_Part = tuple[str, tuple[str, ...]]
+"""A part of the direct query: its view, and the features it asks for after the keys."""
 
-    def __init__(self, path: str, tables: list[tuple[str, str]]) -> None:
+
+class _SqliteViews:
+    """All views of a service in one SQLite query (Feast's SQLite online-store tables).
+
+    Feast keeps one row per (firm, feature). With a names filter the query fetches only
+    the rows of the features asked for (the primary key ``(entity_key, feature_name)``
+    finds them directly) and of each view's first feature, for presence and event time:
+    a request reads about a fifth of a firm's rows, and each row costs microseconds of
+    Python to fetch and decode.
+    """
+
+    def __init__(self, path: str, tables: list[tuple[str, str, tuple[str, ...]]]) -> None:
         self._uri = f"{Path(path).resolve().as_uri()}?mode=ro"
         self._tables = tables
         self._local = threading.local()
+        self._queries: dict[tuple[int, frozenset[str] | None], tuple[str, list[_Part]]] = {}
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -70,21 +82,47 @@ class _SqliteViews:
             self._local.conn = conn
         return conn
 
+    def _query(self, n_keys: int, names: Collection[str] | None) -> tuple[str, list[_Part]]:
+        """Return the SQL and its parameters before the keys (built once per key count, names)."""
+        wanted = None if names is None else frozenset(names)
+        found = self._queries.get((n_keys, wanted))
+        if found is not None:
+            return found
+        marks = ",".join("?" * n_keys)
+        parts: list[str] = []
+        params: list[_Part] = []
+        for view, table, features in self._tables:
+            if wanted is None:
+                parts.append(
+                    f'SELECT ? AS view, entity_key, feature_name, value, event_ts FROM "{table}" '
+                    f"WHERE entity_key IN ({marks})"
+                )
+                params.append((view, ()))
+                continue
+            # The view's first feature is always read: its row tells that the firm is in
+            # the view, and when the view was written (Feast writes a firm's features of
+            # a view together, all with the same event time).
+            asked = tuple(f for i, f in enumerate(features) if i == 0 or f in wanted)
+            parts.append(
+                f'SELECT ? AS view, entity_key, feature_name, value, event_ts FROM "{table}" '
+                f"WHERE entity_key IN ({marks}) AND feature_name IN ({','.join('?' * len(asked))})"
+            )
+            params.append((view, asked))
+        built = (" UNION ALL ".join(parts), params)
+        if len(self._queries) < 64:  # a handful of (block size, model) pairs in practice
+            self._queries[(n_keys, wanted)] = built
+        return built
+
     def read(
         self, keys: list[bytes], names: Collection[str] | None
     ) -> list[dict[str, tuple[datetime, dict[str, object]]]]:
         """Per key: view name → (event time, {feature: value}) for the views it is in."""
         from feast.protos.feast.types.Value_pb2 import Value
 
-        marks = ",".join("?" * len(keys))
-        sql = " UNION ALL ".join(
-            f'SELECT ? AS view, entity_key, feature_name, value, event_ts FROM "{table}" '
-            f"WHERE entity_key IN ({marks})"
-            for _, table in self._tables
-        )
+        sql, parts = self._query(len(keys), names)
         params: list[object] = []
-        for view, _ in self._tables:
-            params += [view, *keys]
+        for view, features in parts:
+            params += [view, *keys, *features]
         position = {key: i for i, key in enumerate(keys)}
         out: list[dict[str, tuple[datetime, dict[str, object]]]] = [{} for _ in keys]
         for view, key, feature, blob, stamp in self._conn().execute(sql, params):
@@ -150,7 +188,10 @@ class FeastFeatureSource:
         from feast.infra.online_stores.sqlite import SqliteOnlineStore, _table_id
 
         versioned = bool(getattr(self._config.registry, "enable_online_feature_view_versioning", 0))
-        tables = [(v.name, _table_id(self._config.project, v, versioned)) for v, _ in self._reads]
+        tables = [
+            (v.name, _table_id(self._config.project, v, versioned), tuple(served))
+            for v, served in self._reads
+        ]
         fast = _SqliteViews(SqliteOnlineStore._get_db_path(self._config), tables)
         try:
             sample = fast._conn().execute(
@@ -158,6 +199,10 @@ class FeastFeatureSource:
             )
             keys = [bytes(row[0]) for row in sample]
             agrees = all(self._via_feast_keys([k]) == self._via_fast(fast, [k], None) for k in keys)
+            some = set(list(self.group_of)[::3])  # the filtered query, on a third of the names
+            agrees = agrees and all(
+                self._via_feast_keys([k], some) == self._via_fast(fast, [k], some) for k in keys
+            )
         except (sqlite3.Error, ValueError, KeyError) as exc:
             log.warning("direct SQLite reads are off (%s); using Feast's online_read", exc)
             return None
@@ -203,14 +248,16 @@ class FeastFeatureSource:
             )
         )
 
-    def _via_feast_keys(self, serialized: list[bytes]) -> list[FirmVector | None]:
+    def _via_feast_keys(
+        self, serialized: list[bytes], names: Collection[str] | None = None
+    ) -> list[FirmVector | None]:
         from feast.infra.key_encoding_utils import deserialize_entity_key
 
         version = self._config.entity_key_serialization_version
         keys = [
             deserialize_entity_key(k, entity_key_serialization_version=version) for k in serialized
         ]
-        return self._via_feast(keys, None)
+        return self._via_feast(keys, names)
 
     def _via_feast(self, keys: list[Any], names: Collection[str] | None) -> list[FirmVector | None]:
         vectors = [FirmVector({}, {}) for _ in keys]

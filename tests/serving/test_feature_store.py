@@ -28,6 +28,19 @@ def test_direct_reads_equal_feasts_online_read_for_every_firm_and_an_unknown_one
     assert direct.read(codes)[-1] is None
 
 
+def test_filtered_direct_reads_equal_feasts_filtered_reads(
+    sources: tuple[FeastFeatureSource, FeastFeatureSource], feature_repo: FeatureRepo
+) -> None:
+    """The direct query fetches only the rows asked for, and still answers as Feast does."""
+    direct, feast = sources
+    codes = [*feature_repo.credit_codes, make_credit_code("110108", "YY9YY9YY")]
+    names = {"firm_age_years", "points_total", "credit_overdue_count_24m", "not_a_feature"}
+    assert direct.read(codes, names) == feast.read(codes, names)
+    assert all(
+        v is None or set(v.values) == names - {"not_a_feature"} for v in direct.read(codes, names)
+    )
+
+
 def test_reads_return_only_the_features_asked_for_with_every_group_time(
     sources: tuple[FeastFeatureSource, FeastFeatureSource], feature_repo: FeatureRepo
 ) -> None:
