@@ -207,10 +207,10 @@ def _evaluate_row(
             "onnx_logit": float(block.served_logit[i]),
         },
         "points": _points_view(policy, row, total_name, fill_used),
-        "rules": [r.model_dump(mode="json") for r in fired],
-        "five_standards": [s.model_dump(mode="json") for s in five_standards(policy, fired)],
-        "limit": limit.model_dump(mode="json"),
-        "subsidy": subsidy(policy, app.product, revenue, outcome).model_dump(mode="json"),
+        "rules": [r.as_json() for r in fired],
+        "five_standards": [s.as_json() for s in five_standards(policy, fired)],
+        "limit": limit.as_json(),
+        "subsidy": subsidy(policy, app.product, revenue, outcome).as_json(),
     }
     explanation: JsonDict = {
         "base_value": float(expl.base[i]),

@@ -19,6 +19,8 @@ ReasonJson = dict[str, JsonValue]
 """A ``serving.responses.Reason`` as JSON (built as a dict: no model per line)."""
 
 _SIGNIFICANT: Final = 4
+_RAISES: Final = ReasonDirection.RAISES.value
+_LOWERS: Final = ReasonDirection.LOWERS.value
 
 
 class _Frozen(BaseModel):
@@ -79,17 +81,20 @@ class ReasonWriter:
             for name, d in self._definitions.items()
         }
 
-    def _value(self, value: object, lang: str) -> str:
+    def _values(self, value: object) -> tuple[str, str]:
+        """Write the value in Chinese and in English."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             key = "missing"
         elif isinstance(value, bool):
             key = "true" if value else "false"
         elif isinstance(value, int | float):
-            return _number(float(value))
+            text = _number(float(value))
+            return text, text
         else:
-            return str(value)
-        text: str = getattr(self.texts.values[key], lang)
-        return text
+            text = str(value)
+            return text, text
+        words = self.texts.values[key]
+        return words.zh, words.en
 
     def _names(self, feature: str) -> tuple[Bilingual, Bilingual]:
         found = self._named.get(feature)
@@ -110,21 +115,18 @@ class ReasonWriter:
 
     @staticmethod
     def _line(feature: str, value: JsonValue, shap: float, texts: tuple[str, str]) -> ReasonJson:
-        direction = ReasonDirection.RAISES if shap > 0 else ReasonDirection.LOWERS
         return {
             "feature": feature,
             "value": value,
             "shap": shap,
-            "direction": direction.value,
+            "direction": _RAISES if shap > 0 else _LOWERS,
             "text_zh": texts[0],
             "text_en": texts[1],
         }
 
     def reason(self, feature: str, value: object, shap: float) -> ReasonJson:
         """One feature's line as a reason."""
-        texts = self._sentence(
-            feature, (self._value(value, "zh"), self._value(value, "en")), shap, None
-        )
+        texts = self._sentence(feature, self._values(value), shap, None)
         shown = value if isinstance(value, str | int | float | bool) else None
         return self._line(feature, shown, shap, texts)
 
@@ -158,8 +160,10 @@ class ReasonWriter:
             per_direction: reasons kept on each side.
 
         """
+        # tolist: one conversion of the row, not a NumPy scalar per feature.
+        row: list[float] = contributions.tolist()
         lines: list[tuple[float, str, bool]] = [
-            (float(c), n, False) for n, c in zip(names, contributions, strict=True) if c != 0.0
+            (c, n, False) for n, c in zip(names, row, strict=True) if c != 0.0
         ]
         if points is not None and points[3] != 0.0:
             lines.append((points[3], points[0], True))

@@ -4,25 +4,123 @@ A decision is the worst outcome among the rules that fired (decline > refer > ap
 every fired rule is returned with its observed value, threshold and bilingual message,
 so a credit officer sees all of them, not only the first. The policy itself (versioned
 YAML) is ``serving.core.policy``.
+
+Results are small slotted dataclasses, not the public pydantic models: a decision makes
+about a dozen of them, and building them as pydantic models (even unvalidated) was a
+tenth of a request's CPU. ``as_json`` gives each one in the public shape
+(``serving.responses``: ``FiredRule``, ``FiveStandard``, ``LimitAdvice``,
+``SubsidyAdvice``), which the API tests validate every response against.
 """
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
+from pydantic import JsonValue
+
 from serving.core.policy import Op, Policy, RuleKind, Scalar
-from serving.responses import (
-    Bilingual,
-    FiredRule,
-    FiveStandard,
-    LimitAdvice,
-    LimitBasis,
-    Outcome,
-    StandardStatus,
-    SubsidyAdvice,
-)
+from serving.responses import Bilingual, LimitBasis, Outcome, StandardStatus
 
 _ORDER: Final = {Outcome.APPROVE: 0, Outcome.REFER: 1, Outcome.DECLINE: 2}
+JsonDict = dict[str, JsonValue]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A rule's message, filled in, in Chinese and English."""
+
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True, slots=True)
+class FiredRule:
+    """A policy rule that fired, with what it saw and its threshold."""
+
+    id: str
+    kind: str
+    outcome: Outcome
+    value: float | int | str | bool | None
+    threshold: Scalar | list[Scalar] | None
+    message: Message
+    standard: str | None = None
+    """The five-standards item the rule checks, if it is one."""
+    missing: bool = False
+    """True when the rule fired because its field had no value."""
+
+    def as_json(self) -> JsonDict:
+        """Return the rule as ``serving.responses.FiredRule`` JSON."""
+        threshold = self.threshold
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "standard": self.standard,
+            "outcome": str(self.outcome),
+            "value": self.value,
+            "threshold": list(threshold) if isinstance(threshold, list) else threshold,
+            "missing": self.missing,
+            "message": {"zh": self.message.zh, "en": self.message.en},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FiveStandard:
+    """One of the five standards and whether the screen passed it."""
+
+    id: str
+    name: Bilingual
+    status: StandardStatus
+    rules: tuple[str, ...]
+
+    def as_json(self) -> JsonDict:
+        """Return the standard as ``serving.responses.FiveStandard`` JSON."""
+        return {
+            "id": self.id,
+            "name": {"zh": self.name.zh, "en": self.name.en},
+            "status": self.status,
+            "rules": list(self.rules),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LimitAdvice:
+    """The suggested limit and how it was reached."""
+
+    suggested_wan: float
+    product_max_wan: float
+    grade_factor: float
+    basis: LimitBasis
+
+    def as_json(self) -> JsonDict:
+        """Return the advice as ``serving.responses.LimitAdvice`` JSON."""
+        return {
+            "suggested_wan": self.suggested_wan,
+            "product_max_wan": self.product_max_wan,
+            "grade_factor": self.grade_factor,
+            "basis": self.basis,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SubsidyAdvice:
+    """Interest-subsidy eligibility by revenue band."""
+
+    eligible: bool
+    reason: str
+    max_rate_pct: float | None = None
+    band: str | None = None
+    revenue_wan: float | None = None
+
+    def as_json(self) -> JsonDict:
+        """Return the advice as ``serving.responses.SubsidyAdvice`` JSON."""
+        return {
+            "eligible": self.eligible,
+            "max_rate_pct": self.max_rate_pct,
+            "band": self.band,
+            "revenue_wan": self.revenue_wan,
+            "reason": self.reason,
+        }
 
 
 def _missing(value: object) -> bool:
@@ -69,7 +167,7 @@ def _fired(
     missing: bool = False,
 ) -> FiredRule:
     text = {"value": _shown(value) if not missing else "—", "threshold": _shown(threshold)}
-    return FiredRule.model_construct(
+    return FiredRule(
         id=rule_id,
         kind=kind.value,
         standard=standard,
@@ -77,9 +175,7 @@ def _fired(
         value=value if isinstance(value, int | float | str | bool) and not missing else None,
         threshold=threshold if isinstance(threshold, int | float | str | bool | list) else None,
         missing=missing,
-        message=Bilingual.model_construct(
-            zh=message.zh.format(**text), en=message.en.format(**text)
-        ),
+        message=Message(zh=message.zh.format(**text), en=message.en.format(**text)),
     )
 
 
@@ -166,7 +262,7 @@ def suggest_limit(
         basis = "revenue_share" if by_revenue < spec.max_amount_wan else "product_max"
     step = rule.round_down_to_wan
     limit = 0.0 if declined else math.floor(base * factor / step) * step
-    return LimitAdvice.model_construct(
+    return LimitAdvice(
         suggested_wan=limit,
         product_max_wan=spec.max_amount_wan,
         grade_factor=factor,
@@ -201,19 +297,17 @@ def subsidy(policy: Policy, product: str, revenue: object, outcome: Outcome) -> 
             if product not in rule.products
             else "revenue unknown"
         )
-        return SubsidyAdvice.model_construct(eligible=False, revenue_wan=value, reason=why)
+        return SubsidyAdvice(eligible=False, revenue_wan=value, reason=why)
     for band in rule.bands:
         if band.min_revenue_wan <= value < band.max_revenue_wan:
-            return SubsidyAdvice.model_construct(
+            return SubsidyAdvice(
                 eligible=True,
                 max_rate_pct=band.max_rate_pct,
                 band=band.label,
                 revenue_wan=value,
                 reason="revenue band",
             )
-    return SubsidyAdvice.model_construct(
-        eligible=False, revenue_wan=value, reason="revenue outside every band"
-    )
+    return SubsidyAdvice(eligible=False, revenue_wan=value, reason="revenue outside every band")
 
 
 def decide(fired: list[FiredRule]) -> Outcome:
@@ -230,8 +324,6 @@ def five_standards(policy: Policy, fired: list[FiredRule]) -> list[FiveStandard]
             "pass" if not hits else "unknown" if all(r.missing for r in hits) else "fail"
         )
         out.append(
-            FiveStandard.model_construct(
-                id=standard, name=name, status=status, rules=[r.id for r in hits]
-            )
+            FiveStandard(id=standard, name=name, status=status, rules=tuple(r.id for r in hits))
         )
     return out
