@@ -75,9 +75,12 @@ class PointsBlend:
         self.w_model_per_sd_ = self.w_model_ * float(np.std(logit(p_model)) or 1.0)
         return self
 
-    def predict(self, p_model: np.ndarray, points: np.ndarray) -> np.ndarray:
-        """Return the blended PD."""
-        z = self.intercept_ + self.w_model_ * logit(p_model) + self.w_points_ * self._points(points)
+    def predict(
+        self, p_model: np.ndarray, points: np.ndarray, *, margin: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Return the blended PD (``margin``: ``logit(p_model)``, when the caller has it)."""
+        m = logit(p_model) if margin is None else margin
+        z = self.intercept_ + self.w_model_ * m + self.w_points_ * self._points(points)
         return np.asarray(np.clip(sigmoid(z), self.pd_floor, self.pd_cap), dtype=np.float64)
 
     def predict_points_only(self, points: np.ndarray) -> np.ndarray:

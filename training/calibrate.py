@@ -79,11 +79,16 @@ class Calibrator:
             self.y_knots_ = [float(v) for v in iso.y_thresholds_]
         return self
 
-    def predict(self, p_raw: np.ndarray) -> np.ndarray:
-        """Return PDs for raw probabilities."""
+    def predict(self, p_raw: np.ndarray, *, margin: np.ndarray | None = None) -> np.ndarray:
+        """Return PDs for raw probabilities.
+
+        ``margin`` is ``logit(p_raw)`` when the caller has it already (serving reuses one
+        computation for the calibrator, the blend and the score's logit).
+        """
         p_raw = np.asarray(p_raw, dtype=np.float64)
         if self.method == "platt":
-            pd_ = sigmoid(self.slope_ * logit(p_raw) + self.intercept_)
+            z = logit(p_raw) if margin is None else margin
+            pd_ = sigmoid(self.slope_ * z + self.intercept_)
         else:
             pd_ = np.interp(p_raw, self.x_knots_, self.y_knots_)
         return np.asarray(np.clip(pd_, self.pd_floor, self.pd_cap), dtype=np.float64)

@@ -105,6 +105,8 @@ class Predictions:
     grade_index: np.ndarray
     points_used: np.ndarray
     """Points as the blend read them (missing filled with the blend's median); NaN if none."""
+    margin: np.ndarray
+    """``logit(p_raw)``: the tree model's margin as ONNX Runtime gives it (float32 trees)."""
 
 
 @dataclass(frozen=True)
@@ -287,17 +289,19 @@ class ServedModel:
     def predict(self, matrix: np.ndarray, points: np.ndarray) -> Predictions:
         """Run the ONNX chain: raw probability, calibrated PD, blended PD and grade."""
         p_raw = self.onnx.probability(matrix)
-        pd_model = self.bundle.calibrator.predict(p_raw)
+        margin = logit(p_raw)  # once, for the calibrator, the blend and the score's logit
+        pd_model = self.bundle.calibrator.predict(p_raw, margin=margin)
         blend: PointsBlend | None = self.bundle.blend
         if blend is not None:
             points = np.asarray(points, dtype=np.float64)
             used = np.where(np.isnan(points), blend.points_fill_, points)
-            pd_final = blend.predict(p_raw, points)
+            pd_final = blend.predict(p_raw, points, margin=margin)
             points_only = blend.predict_points_only(points)
         else:
             used = np.full(len(p_raw), np.nan)
             pd_final, points_only = pd_model, np.full(len(p_raw), np.nan)
-        return Predictions(p_raw, pd_model, points_only, pd_final, self.grade_index(pd_final), used)
+        grade = self.grade_index(pd_final)
+        return Predictions(p_raw, pd_model, points_only, pd_final, grade, used, margin)
 
     def explain(self, matrix: np.ndarray, points_used: np.ndarray) -> Explanations:
         """Exact TreeSHAP, mapped onto the score's logit (see the module docstring)."""
@@ -326,6 +330,6 @@ class ServedModel:
 
     def served_logit(self, predictions: Predictions) -> np.ndarray:
         """Return the score's logit as the ONNX chain computes it (float32 margin)."""
-        margin = logit(predictions.p_raw)
+        margin = predictions.margin
         points = np.nan_to_num(predictions.points_used) if self.link.points_column else 0.0
         return self.link.intercept + self.link.w_model * margin + self.link.w_points * points
