@@ -111,6 +111,9 @@ class ServingSettings(BaseSettings):
     batch_max_size: int = Field(100, ge=1, le=BATCH_HARD_LIMIT)
     demo_keys: bool = False
     """Seed well-known keys for local trials; refused in production."""
+    key_cache_s: float = Field(1.0, ge=0, le=60)
+    """How long a verified API key is trusted without reading the store again: a key
+    revoked from another process stops working within this time; 0 reads it every time."""
     db_timeout_s: float = Field(2.0, gt=0, le=60)
     """How long an append waits for the database (SQLite write lock, PostgreSQL connection)."""
     pg_pool_size: int = Field(4, ge=1, le=64)

@@ -5,6 +5,12 @@ into logs and audit records; the secret (43 URL-safe characters, 256 random bits
 once, when the key is created, and only its SHA-256 is stored. With that much entropy a
 plain hash is enough (no salt or slow KDF is needed: there is nothing to brute-force).
 Secrets are compared in constant time, also when the key id is unknown.
+
+A key ring may trust a key it verified for a short while (``cache_s``) instead of reading
+the store on every request: a bank system sends the same key hundreds of times a second.
+A key revoked through the same ring stops at once; one revoked from another process
+(``jifen keys revoke``, another worker) stops within ``cache_s``. Failures are never
+remembered, so a new key works at once.
 """
 
 import hashlib
@@ -12,6 +18,8 @@ import hmac
 import logging
 import re
 import secrets
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Final
 
@@ -28,6 +36,8 @@ _DEMO: Final = {role: (f"demo{role.value}", f"demo-{role.value}-key-not-secret")
 DEMO_KEYS: Final = {role: f"jf_{key_id}_{secret}" for role, (key_id, secret) in _DEMO.items()}
 """Published keys for local trials; only accepted when ``demo_keys`` is on (never in prod)."""
 _DEMO_KEY_IDS: Final = frozenset(key_id for key_id, _ in _DEMO.values())
+_CACHED_KEYS: Final = 1024
+"""Most verified keys a ring remembers (a service has a handful of callers)."""
 
 
 def secret_digest(secret: str) -> str:
@@ -63,9 +73,20 @@ def public(key: StoredKey) -> KeyPublic:
 class KeyRing:
     """Creates, lists, revokes and checks API keys held in a store."""
 
-    def __init__(self, store: Store, *, allow_demo: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        allow_demo: bool = False,
+        cache_s: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._store = store
         self._allow_demo = allow_demo
+        self._cache_s = cache_s
+        self._clock = clock
+        # SHA-256 of the full presented key → (trusted until, caller); never the key itself.
+        self._verified: dict[str, tuple[float, Caller]] = {}
 
     def create(self, role: Role, name: str) -> tuple[str, KeyPublic]:
         """Create and store a key; return the full key (show it once) and its public view."""
@@ -81,6 +102,7 @@ class KeyRing:
     def revoke(self, key_id: str) -> KeyPublic:
         """Revoke a key from now on; KeyNotFoundError if it does not exist."""
         key = public(self._store.revoke_key(key_id))
+        self._verified.clear()
         log.info("revoked API key %s", key_id)
         return key
 
@@ -107,7 +129,21 @@ class KeyRing:
         parts = split_key(presented)
         if parts is None:
             raise AuthenticationError(f"malformed API key: expected {KEY_FORMAT}")
-        key_id, secret = parts
+        if self._cache_s <= 0:
+            return self._verify(*parts)
+        digest = secret_digest(presented)
+        trusted = self._verified.get(digest)
+        now = self._clock()
+        if trusted is not None and trusted[0] > now:
+            return trusted[1]
+        caller = self._verify(*parts)
+        if len(self._verified) >= _CACHED_KEYS:
+            self._verified.clear()
+        self._verified[digest] = (now + self._cache_s, caller)
+        return caller
+
+    def _verify(self, key_id: str, secret: str) -> Caller:
+        """Check a well-formed key against the store."""
         stored = self._store.get_key(key_id)
         expected = stored.secret_sha256 if stored is not None else _DUMMY_DIGEST
         matches = hmac.compare_digest(secret_digest(secret), expected)

@@ -94,7 +94,7 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
         pool_size=settings.pg_pool_size,
         checkpoint_every_s=CHECKPOINT_EVERY_S,
     )
-    keys = KeyRing(store, allow_demo=settings.demo_keys)
+    keys = KeyRing(store, allow_demo=settings.demo_keys, cache_s=settings.key_cache_s)
     if settings.demo_keys:
         keys.ensure_demo_keys()
         log.warning("demo API keys are on: anyone who read the source can call this service")

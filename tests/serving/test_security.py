@@ -112,3 +112,45 @@ def test_every_role_can_be_stored_and_authenticated(store: Store) -> None:
     for role in Role:
         full, _ = ring.create(role, f"{role.value} key")
         assert ring.authenticate(full).role == role
+
+
+class _Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_key_revoked_elsewhere_stops_working_once_its_trust_expires(store: Store) -> None:
+    """A ring trusts a verified key for cache_s: revoked from another process, it still
+    passes until then, and is refused from the moment the trust runs out."""
+    clock = _Clock()
+    serving = KeyRing(store, cache_s=1.0, clock=clock)
+    full, key = KeyRing(store).create(Role.SCORER, "bank A")
+    assert serving.authenticate(full).key_id == key.key_id
+    KeyRing(store).revoke(key.key_id)  # another process: `jifen keys revoke`
+    clock.now += 0.9
+    assert serving.authenticate(full).key_id == key.key_id
+    clock.now += 0.2
+    with pytest.raises(AuthenticationError, match=f"API key {key.key_id} was revoked"):
+        serving.authenticate(full)
+
+
+def test_a_key_revoked_through_the_ring_stops_at_once_and_failures_are_not_remembered(
+    store: Store,
+) -> None:
+    """Revoking through the serving ring itself forgets every trusted key; a wrong secret
+    is checked against the store every time (never served from the trust)."""
+    ring = KeyRing(store, cache_s=60.0, clock=_Clock())
+    full, key = ring.create(Role.SCORER, "bank A")
+    forged = f"jf_{key.key_id}_{'A' * 43}"
+    for _ in range(2):
+        with pytest.raises(AuthenticationError, match=r"^invalid API key$"):
+            ring.authenticate(forged)
+    assert ring.authenticate(full).role == Role.SCORER
+    ring.revoke(key.key_id)
+    with pytest.raises(AuthenticationError, match=f"API key {key.key_id} was revoked"):
+        ring.authenticate(full)
