@@ -6,7 +6,6 @@ SQLite file in tens of microseconds on the event loop; on PostgreSQL it waits on
 network, so it goes to the thread pool.
 """
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -63,27 +62,34 @@ async def get_caller(
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-def require_role(role: Role, action: str) -> Callable[..., Awaitable[Caller]]:
-    """Build a dependency that lets only ``role`` through (401 without a key, 403 otherwise).
+class RoleKey(HTTPBearer):
+    """The API key of a role, checked by one dependency: 401 without a valid key, 403 for another role.
 
-    One dependency that reads the services itself: every nested dependency costs FastAPI
-    a resolution step per request, and this one guards the hottest route.
+    It reads the bearer key, authenticates it and checks the role. One dependency, not a
+    key dependency nested in a role check: every dependency costs FastAPI a resolution
+    step per request, and this one guards the hottest route. Being an ``HTTPBearer``, it
+    still documents the ``ApiKey`` scheme in OpenAPI.
     """
 
-    async def check(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Caller:
+    def __init__(self, role: Role, action: str) -> None:
+        super().__init__(
+            auto_error=False,
+            scheme_name="ApiKey",
+            description=f"An API key, sent as 'Authorization: Bearer {KEY_FORMAT}'.",
+        )
+        self.role, self.action = frozenset({role}), action
+
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
+        """Return the authenticated caller of ``request`` if its role may act."""
+        credentials = await super().__call__(request)
         caller = await _authenticate(request.app.state.services, credentials)
-        authorize(caller, frozenset({role}), action)
+        authorize(caller, self.role, self.action)
         return caller
 
-    return check
 
-
-ScorerDep = Annotated[Caller, Depends(require_role(Role.SCORER, "scoring"))]
-AuditorDep = Annotated[Caller, Depends(require_role(Role.AUDITOR, "reading decisions"))]
-AdminDep = Annotated[Caller, Depends(require_role(Role.ADMIN, "administration"))]
+ScorerDep = Annotated[Caller, Depends(RoleKey(Role.SCORER, "scoring"))]
+AuditorDep = Annotated[Caller, Depends(RoleKey(Role.AUDITOR, "reading decisions"))]
+AdminDep = Annotated[Caller, Depends(RoleKey(Role.ADMIN, "administration"))]
 
 
 async def checked_batch(batch: BatchScoreRequest, settings: SettingsDep) -> BatchScoreRequest:
