@@ -63,7 +63,7 @@ CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
 class RoleKey(HTTPBearer):
-    """The API key of a role, checked by one dependency: 401 without a valid key, 403 for another role.
+    """The API key of a role, checked in one dependency (401: no valid key; 403: other role).
 
     It reads the bearer key, authenticates it and checks the role. One dependency, not a
     key dependency nested in a role check: every dependency costs FastAPI a resolution
