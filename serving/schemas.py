@@ -30,8 +30,10 @@ from features.contracts.tables import PRODUCTS, PURPOSES
 from features.credit_code import validate_credit_code
 from serving.core.config import BATCH_HARD_LIMIT
 
-AUDIT_FORMAT: Final = "jifen-audit/1"
-"""Version of the sealed record layout; part of every hash."""
+AUDIT_FORMAT: Final = "jifen-audit/2"
+"""Version of the sealed record layout written now; part of every hash."""
+AUDIT_FORMATS: Final = ("jifen-audit/1", "jifen-audit/2")
+"""Every layout the verifier reads (``serving.core.audit``: how each one is written)."""
 MAX_AMOUNT_WAN: Final = 100_000.0
 """Largest amount (CNY 10k) a request may ask for; the applications contract's bound."""
 TERMS_MONTHS: Final = (3, 6, 12, 24, 36)
@@ -189,7 +191,7 @@ class DecisionDraft(BaseModel):
 class StoredRecord(DecisionDraft):
     """A sealed audit record: the draft plus its place in the hash chain."""
 
-    format: Literal["jifen-audit/1"] = AUDIT_FORMAT
+    format: Literal["jifen-audit/1", "jifen-audit/2"] = AUDIT_FORMAT
     sequence: int = Field(ge=1)
     recorded_at: UtcTime
     prev_hash: Sha256Hex

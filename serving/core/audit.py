@@ -2,16 +2,26 @@
 
 Every decision is sealed into one record::
 
-    body = {"format": "jifen-audit/1", "sequence": n, "decision_id": ..., "recorded_at": ...,
+    body = {"format": "jifen-audit/2", "sequence": n, "decision_id": ..., "recorded_at": ...,
             "caller_key_id": ..., "model_version": ..., "catalogue_version": ...,
             "feature_as_of": {...}, "inputs": {...}, "outputs": {...}, "explanation": {...},
             "prev_hash": <hash of record n-1, or 64 zeros for the first>}
     hash = sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
-``canonical_json`` sorts keys at every level, uses ``,`` and ``:`` with no spaces, writes
-non-ASCII characters as themselves and refuses NaN and infinities; times are UTC with
-microseconds and ``Z``. The store keeps that exact text, so anyone can recompute a hash
-with nothing but a JSON library and SHA-256.
+The store keeps that exact text, so anyone can recompute a hash from the stored body with
+nothing but SHA-256. ``canonical_json`` writes one text per value: keys sorted at every
+level, ``,`` and ``:`` with no spaces, non-ASCII characters as themselves, NaN and
+infinities refused; times are UTC with microseconds and ``Z``. The two formats differ
+only in how numbers are spelled:
+
+- ``jifen-audit/1`` (records written before 2026-12): Python's ``json.dumps(body,
+  sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, floats as ``repr``
+  (``1e-05``);
+- ``jifen-audit/2``: ``orjson.dumps(body, option=orjson.OPT_SORT_KEYS)``, floats as the
+  shortest text that reads back to the same double (``0.00001``, ``1.5e-7``). Same
+  values, a tenth of the time to write (about 0.2 ms of every decision before).
+
+The verifier reads both; a record is checked against the format sealed in it.
 
 Persistence (SQLite, PostgreSQL) lives in ``serving.core.db``; this module is pure.
 """
@@ -25,10 +35,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Literal, Protocol
 
+import orjson
 from pydantic import JsonValue, ValidationError
 
 from serving.errors import AuditIntegrityError, AuditWriteError
-from serving.schemas import AUDIT_FORMAT, DecisionDraft, StoredRecord, utc_iso
+from serving.schemas import AUDIT_FORMAT, AUDIT_FORMATS, DecisionDraft, StoredRecord, utc_iso
 
 GENESIS_HASH: Final = "0" * 64
 """The ``prev_hash`` of the first record."""
@@ -37,10 +48,47 @@ _REQUIRED: Final = ("sequence", "decision_id", "prev_hash")
 ProblemKind = Literal["altered", "removed", "reordered", "broken_link", "anchor_mismatch"]
 
 
-def canonical_json(value: object) -> str:
-    """Serialise ``value`` one way only: sorted keys, no whitespace, UTF-8, finite numbers."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+def _all_finite(value: object) -> bool:
+    # orjson writes NaN and infinities as null, so they are looked for first (no path is
+    # built on the way: non_finite_path names the culprit once one is known to exist).
+    isfinite = math.isfinite
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is float:
+            if not isfinite(item):  # type: ignore[arg-type]
+                return False
+        elif kind is dict:
+            stack.extend(item.values())  # type: ignore[attr-defined]
+        elif kind is list or kind is tuple:
+            stack.extend(item)  # type: ignore[arg-type]
+        elif isinstance(item, float) and not isfinite(item):  # float subclasses
+            return False
+    return True
+
+
+def canonical_json(value: object, audit_format: str = AUDIT_FORMAT) -> str:
+    """Serialise ``value`` one way only, as ``audit_format`` spells it (see above).
+
+    Raises:
+        ValueError: a number is NaN or infinite, a key is not a string, a value is not
+            JSON, or the format is unknown.
+
+    """
+    if audit_format == "jifen-audit/2":
+        if not _all_finite(value):
+            raise ValueError("Out of range float values are not JSON compliant")
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+        except TypeError as exc:  # orjson.JSONEncodeError: a key or value that is not JSON
+            raise ValueError(str(exc)) from exc
+    if audit_format == "jifen-audit/1":
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    raise ValueError(
+        f"audit format must be one of {', '.join(AUDIT_FORMATS)}; got {audit_format!r}"
     )
 
 
@@ -120,11 +168,9 @@ def prepare_draft(draft: DecisionDraft | PreparedDraft) -> PreparedDraft:
     try:
         text = canonical_json(body)
     except ValueError as exc:  # the one check that every sealed number is finite
-        where = non_finite_path(body) or str(exc)
-        raise AuditWriteError(
-            f"decision {draft.decision_id} cannot be sealed: audit values must be finite "
-            f"numbers; got {where}"
-        ) from exc
+        where = non_finite_path(body)
+        reason = f"audit values must be finite numbers; got {where}" if where else str(exc)
+        raise AuditWriteError(f"decision {draft.decision_id} cannot be sealed: {reason}") from exc
     return PreparedDraft(draft, text[:-1])
 
 
@@ -165,10 +211,16 @@ def record_from_row(row: AuditRow) -> StoredRecord:
         ) from exc
 
 
+def _format_of(body: object) -> str:
+    found = body.get("format") if isinstance(body, dict) else None
+    return found if isinstance(found, str) else AUDIT_FORMAT
+
+
 def hash_matches(row: AuditRow) -> bool:
-    """Whether the row's stored hash is the hash of its canonical body."""
+    """Whether the row's stored hash is the hash of its canonical body (in its format)."""
     try:
-        text = canonical_json(json.loads(row.body))
+        body = orjson.loads(row.body)
+        text = canonical_json(body, _format_of(body))
     except ValueError:
         return False
     return text == row.body and body_hash(text) == row.hash
@@ -297,7 +349,10 @@ class ChainVerifier:
             self._add(row, "altered", f"sealed body lacks one of {', '.join(_REQUIRED)}")
             return None
         if not hash_matches(row):
-            computed = body_hash(canonical_json(body))
+            try:
+                computed = body_hash(canonical_json(body, _format_of(body)))
+            except ValueError:  # not even canonical JSON any more: hash the text as stored
+                computed = body_hash(row.body)
             self._add(
                 row,
                 "altered",

@@ -7,6 +7,7 @@ triggers dropped, on SQLite and on the real PostgreSQL.
 import hashlib
 import json
 
+import orjson
 import pytest
 
 from serving.core.audit import (
@@ -31,15 +32,15 @@ def _problems(store: Store, anchor: Anchor | None = None) -> list[ChainProblem]:
 
 
 def test_hash_is_sha256_of_canonical_body_when_recomputed_independently(store: Store) -> None:
-    """An auditor can recompute any hash with json + hashlib from the stored body alone."""
+    """An auditor recomputes any hash with hashlib from the stored body alone, and orjson
+    (sorted keys) writes the same text again from the parsed body."""
     first, second = store.append(make_draft(1)), store.append(make_draft(2))
     for record in (first, second):
         row = next(r for r in store.iter_rows() if r.decision_id == record.decision_id)
+        assert hashlib.sha256(row.body.encode("utf-8")).hexdigest() == record.hash
         body = json.loads(row.body)
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        assert text == row.body
-        assert hashlib.sha256(text.encode("utf-8")).hexdigest() == record.hash
-        assert "hash" not in body and body["format"] == "jifen-audit/1"
+        assert orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode() == row.body
+        assert "hash" not in body and body["format"] == "jifen-audit/2"
     assert first.prev_hash == GENESIS_HASH
     assert second.prev_hash == first.hash
     assert (first.sequence, second.sequence) == (1, 2)
@@ -53,6 +54,43 @@ def test_canonical_json_is_independent_of_key_order_and_refuses_nan() -> None:
     assert canonical_json({"a": [1, 2]}) == '{"a":[1,2]}'
     with pytest.raises(ValueError, match="Out of range float"):
         canonical_json({"pd": float("nan")})
+    with pytest.raises(ValueError, match="Out of range float"):
+        canonical_json({"a": [{"b": float("-inf")}]})
+
+
+@pytest.mark.parametrize("value", [1e-05, 1.5e-07, 1.234e-05, 1e16, 0.1, -0.0, 5e-324])
+def test_the_two_formats_spell_a_float_each_their_own_way_and_read_back_the_same(
+    value: float,
+) -> None:
+    """Format 1 writes repr (1e-05), format 2 orjson's shortest text (0.00001): one double."""
+    v1, v2 = canonical_json({"x": value}, "jifen-audit/1"), canonical_json({"x": value})
+    assert v1 == json.dumps({"x": value}, separators=(",", ":"))
+    assert json.loads(v1) == json.loads(v2) == {"x": value}
+    with pytest.raises(ValueError, match="audit format must be one of"):
+        canonical_json({"x": value}, "jifen-audit/9")
+
+
+def test_records_sealed_in_format_1_still_verify_and_their_tampering_is_named() -> None:
+    """A log written before format 2 verifies intact; an edit of one of its records is
+    named as altered (its hash checked against the format-1 text)."""
+    rows, prev = [], GENESIS_HASH
+    for n in (1, 2, 3):
+        body = {
+            "format": "jifen-audit/1",
+            "sequence": n,
+            "decision_id": f"dec_{n}",
+            "prev_hash": prev,
+            "outputs": {"pd": 1.5e-05 * n},
+        }
+        text = canonical_json(body, "jifen-audit/1")
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        rows.append(AuditRow(n, f"dec_{n}", prev, digest, text))
+        prev = digest
+    assert "1.5e-05" in rows[0].body
+    assert verify_rows(rows) == []
+    edited = rows[1].body.replace("3e-05", "3e-06")
+    rows[1] = AuditRow(2, "dec_2", rows[1].prev_hash, rows[1].hash, edited)
+    assert [(p.sequence, p.kind) for p in verify_rows(rows)] == [(2, "altered")]
 
 
 def test_verify_passes_when_chain_is_intact(store: Store) -> None:

@@ -14,7 +14,7 @@ def test_sealed_body_is_the_drafts_json_dump_plus_the_chain_fields() -> None:
     record, row = seal(draft, sequence=7, prev_hash="a" * 64, recorded_at=recorded_at)
     expected = {
         **draft.model_dump(mode="json"),
-        "format": "jifen-audit/1",
+        "format": "jifen-audit/2",
         "sequence": 7,
         "recorded_at": "2026-01-02T03:04:05.678901Z",
         "prev_hash": "a" * 64,
