@@ -189,6 +189,8 @@ class ServedModel:
         self.feature_order: tuple[str, ...] = tuple(bundle.encoder.feature_names)
         self.manifest_sha256 = _sha256((bundle.path / MANIFEST).read_bytes())
         self._uppers = np.array([g.upper_pd for g in bundle.scale.grades])
+        self.grade_bounds: tuple[tuple[str, float, float], ...] = tuple(bundle.scale.bounds())
+        """(grade, lower PD exclusive, upper PD inclusive) of the master scale, by index."""
 
     @classmethod
     def load(cls, path: Path, source: str) -> "ServedModel":

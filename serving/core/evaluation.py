@@ -155,7 +155,7 @@ def _evaluate_row(
 ) -> Evaluation:
     pred, expl, link = block.predictions, block.explanations, model.link
     scale = model.bundle.scale
-    grade_name, lower, upper = scale.bounds()[int(pred.grade_index[i])]
+    grade_name, lower, upper = model.grade_bounds[int(pred.grade_index[i])]
     total_name = model.points_column or policy.points.total
     # decide: every rule sees the inputs plus the score's derived fields.
     context = {
@@ -214,9 +214,9 @@ def _evaluate_row(
     }
     explanation: JsonDict = {
         "base_value": float(expl.base[i]),
-        "contributions": {
-            n: float(c) for n, c in zip(model.feature_order, expl.contributions[i], strict=True)
-        },
+        "contributions": dict(
+            zip(model.feature_order, expl.contributions[i].tolist(), strict=True)
+        ),
         "points_line": float(expl.points_line[i]),
         "reasons": {"raising": raising, "lowering": lowering},  # type: ignore[dict-item]
         "link": link.as_json(),  # type: ignore[dict-item]

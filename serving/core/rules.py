@@ -13,6 +13,7 @@ tenth of a request's CPU. ``as_json`` gives each one in the public shape
 """
 
 import math
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -127,6 +128,9 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+_COMPARE: Final = {Op.LT: operator.lt, Op.LE: operator.le, Op.GT: operator.gt, Op.GE: operator.ge}
+
+
 def _holds(op: Op, value: object, threshold: Scalar | list[Scalar]) -> bool:
     if op is Op.IN:
         return isinstance(threshold, list) and value in threshold
@@ -140,12 +144,7 @@ def _holds(op: Op, value: object, threshold: Scalar | list[Scalar]) -> bool:
         return False
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
         return False
-    return {
-        Op.LT: value < threshold,
-        Op.LE: value <= threshold,
-        Op.GT: value > threshold,
-        Op.GE: value >= threshold,
-    }[op]
+    return bool(_COMPARE[op](value, threshold))
 
 
 def _shown(value: object) -> str:
