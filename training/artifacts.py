@@ -150,6 +150,7 @@ def run_record(
 ) -> RunRecord:
     """Build the tracking record of a run: params, metrics, tags, reports, plots and example."""
     params = {**tuning.params, "best_iteration": tuning.best_iteration}
+    params |= {f"selection.{k}": v for k, v in tuning.summary.get("selection", {}).items()}
     params |= {"calibration": training["config"]["calibration"]["method"]}
     params |= {"imbalance": training["config"]["tuning"]["imbalance"]}
     params |= {"trained_with": training["trained_with"]}

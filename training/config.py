@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from training.errors import TrainingConfigError
 
 DEFAULT_CONFIG = "training.yaml"
+MAX_COMPACT_AUC_TOLERANCE = 0.05
+"""Most validation AUC the served model may give up for fewer trees or leaves (a material loss)."""
 
 
 class _Frozen(BaseModel):
@@ -60,6 +69,16 @@ class TuningConfig(_Frozen):
     imbalance: Literal["none", "tune_scale_pos_weight"]
     monotone_methods: tuple[Literal["basic", "intermediate", "advanced"], ...] = Field(min_length=1)
     search: SearchSpace
+    compact_auc_tolerance: float = 0.002
+
+    @field_validator("compact_auc_tolerance")
+    @classmethod
+    def _tolerance_in_range(cls, value: float) -> float:
+        # Written out rather than Field(ge=, le=) so the message names the range and the value
+        # (also refuses NaN, which compares false both ways).
+        if not 0 <= value <= MAX_COMPACT_AUC_TOLERANCE:
+            raise ValueError(f"must be in [0, {MAX_COMPACT_AUC_TOLERANCE}]; got {value}")
+        return value
 
 
 class EncodingConfig(_Frozen):
@@ -156,7 +175,8 @@ def _validate(raw: dict[str, Any], source: str) -> TrainingConfig:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise TrainingConfigError(f"training config ({source}): {where}: {err['msg']}") from exc
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise TrainingConfigError(f"training config ({source}): {where}: {message}") from exc
 
 
 def embedded_text(name: str) -> str:

@@ -276,6 +276,7 @@ def _step_report(run: _Run) -> None:
         onnx_bytes=run.onnx_bytes,
         tracking=run.request.tracking,
         seed=run.config.seed,
+        extra={"model_selection": run.tuning.summary["selection"]["reason"]},
     )
     run.report_files = report_files(inputs)
 
@@ -288,6 +289,8 @@ def _step_bundle(run: _Run) -> None:
         "monotonicity_ok": run.mono.ok,
         "best_iteration": run.tuning.best_iteration,
         "tuning_seconds": run.tuning.summary["wall_seconds"],
+        # What was served over the study's best, and why (the model card shows metrics.json).
+        "model_selection": run.tuning.summary["selection"],
     }
     fp = artifacts.fingerprint(
         request.dataset,

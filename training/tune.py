@@ -13,11 +13,18 @@ models that honour the constraints; the final model is checked again after fitti
 Class imbalance is handled deliberately, per ``tuning.imbalance`` in the training config:
 ``none`` (the default) trains on the natural default rate and leaves PD to the calibrator;
 ``tune_scale_pos_weight`` makes ``scale_pos_weight`` a searched parameter.
+
+The served model is not always the best trial at its best iteration: TreeSHAP on every
+request costs about trees x leaves, so among the completed trials within
+``tuning.compact_auc_tolerance`` of the study's best validation AUC the one cheapest to
+explain is served, cut to the fewest rounds that stay within that tolerance
+(``training.select``). Each trial records its validation AUC after every round for that. A
+tolerance of 0 serves the study's best trial at its best iteration.
 """
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +36,7 @@ from optuna_integration import LightGBMPruningCallback
 from training.config import TrainingConfig
 from training.errors import TrainingError
 from training.monotonicity import check_monotonicity
+from training.select import rounds_reaching, select
 
 logger = logging.getLogger(__name__)
 METRIC = "auc"
@@ -58,7 +66,12 @@ class TrainValid:
 
 @dataclass
 class TuningResult:
-    """What the study found and what it cost."""
+    """What the study chose to serve, and what it found and cost.
+
+    ``best_iteration`` and ``best_valid_auc`` are the served model's rounds and its validation
+    AUC at those rounds (the study's best trial only when it is also the cheapest within the
+    tolerance); ``summary["selection"]`` says what was chosen over what, and why.
+    """
 
     params: dict[str, Any]
     best_iteration: int
@@ -160,14 +173,24 @@ class Tuner:
 
         def objective(trial: optuna.Trial) -> float:
             params = suggest(trial, self.config, data.monotone, pos_ratio)
+            history: dict[str, dict[str, list[Any]]] = {}
             callbacks = [
                 lgb.early_stopping(tuning.early_stopping_rounds, verbose=False),
                 LightGBMPruningCallback(trial, METRIC, valid_name=VALID_NAME),
+                lgb.record_evaluation(history),
             ]
             booster = self.train(params, dtrain, tuning.max_boost_rounds, dvalid, callbacks)
-            trial.set_user_attr("best_iteration", int(booster.best_iteration))
-            self._reject_if_not_monotone(trial, booster, data)
-            return float(booster.best_score[VALID_NAME][METRIC])
+            best_iteration = int(booster.best_iteration)
+            best_auc = float(booster.best_score[VALID_NAME][METRIC])
+            # Rounds after the best are never served (select cuts at or before it).
+            curve = [float(v) for v in history[VALID_NAME][METRIC][:best_iteration]]
+            compact = rounds_reaching(curve, best_auc - tuning.compact_auc_tolerance)
+            trial.set_user_attr("best_iteration", best_iteration)
+            trial.set_user_attr("compact_iteration", compact)
+            trial.set_user_attr("valid_auc_curve", curve)
+            # Served rounds lie between these two; both ends must honour the constraints.
+            self._reject_if_not_monotone(trial, booster, data, sorted({compact, best_iteration}))
+            return best_auc
 
         study = optuna.create_study(
             direction="maximize",
@@ -188,8 +211,11 @@ class Tuner:
                 f"timeout_seconds={tuning.timeout_seconds}); raise the budget"
             )
         best = study.best_trial
-        params = {**base_params(self.config, data.monotone), **best.params}
-        summary = summarise(study, wall, self.lightgbm_seconds)
+        base = base_params(self.config, data.monotone)
+        selection = select(completed, best, tuning.compact_auc_tolerance, base)
+        chosen = next(t for t in completed if t.number == selection.chosen_trial)
+        params = {**base, **chosen.params}
+        summary = summarise(study, wall, self.lightgbm_seconds) | {"selection": selection.to_dict()}
         logger.info(
             "study: %d trials (%d pruned), best valid AUC %.4f at %d rounds, %.1fs (%.0f%% in "
             "LightGBM)",
@@ -200,28 +226,40 @@ class Tuner:
             wall,
             100 * summary["lightgbm_share"],
         )
-        return TuningResult(
-            params, int(best.user_attrs["best_iteration"]), float(best.value or 0.0), summary
-        )
+        logger.info("model selection: %s", selection.describe())
+        return TuningResult(params, selection.chosen_iteration, selection.chosen_valid_auc, summary)
 
     def _reject_if_not_monotone(
-        self, trial: optuna.Trial, booster: lgb.Booster, data: TrainValid
+        self,
+        trial: optuna.Trial,
+        booster: lgb.Booster,
+        data: TrainValid,
+        rounds: Sequence[int],
     ) -> None:
-        """Prune a trial whose model breaks a declared constraint (known method leaks)."""
+        """Prune a trial whose model at any of ``rounds`` breaks a declared constraint.
+
+        LightGBM's intermediate and advanced methods are known to leak.
+        """
         if not any(data.monotone):
             return
-        report = check_monotonicity(
-            lambda m: np.asarray(booster.predict(m, raw_score=True)),
-            data.X_train,
-            data.feature_names,
-            data.monotone,
-            n_rows=min(self.config.monotonicity.rows, 100),
-            grid_size=min(self.config.monotonicity.grid_size, 30),
-            seed=self.config.seed + trial.number,
-        )
-        if report.violations:
-            trial.set_user_attr("monotone_violation", report.violations[0].feature)
-            raise optuna.TrialPruned(f"monotone constraint on {report.violations[0].feature}")
+        for k in rounds:
+
+            def predict_raw(m: np.ndarray, k: int = k) -> np.ndarray:
+                return np.asarray(booster.predict(m, raw_score=True, num_iteration=k))
+
+            report = check_monotonicity(
+                predict_raw,
+                data.X_train,
+                data.feature_names,
+                data.monotone,
+                n_rows=min(self.config.monotonicity.rows, 100),
+                grid_size=min(self.config.monotonicity.grid_size, 30),
+                seed=self.config.seed + trial.number,
+            )
+            if report.violations:
+                feature = report.violations[0].feature
+                trial.set_user_attr("monotone_violation", feature)
+                raise optuna.TrialPruned(f"monotone constraint on {feature} at {k} rounds")
 
     def _report(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if self.on_trial is not None:
@@ -237,6 +275,7 @@ def summarise(study: optuna.Study, wall_seconds: float, lightgbm_seconds: float)
             "state": t.state.name,
             "value": t.value,
             "best_iteration": t.user_attrs.get("best_iteration"),
+            "compact_iteration": t.user_attrs.get("compact_iteration"),
             "seconds": t.duration.total_seconds() if t.duration else None,
             "params": t.params,
             "monotone_violation": t.user_attrs.get("monotone_violation"),
@@ -268,7 +307,11 @@ def fit_final(
     data: TrainValid,
     tuner: Tuner | None = None,
 ) -> lgb.Booster:
-    """Refit the best parameters on train for the best number of rounds (single process)."""
+    """Refit the chosen parameters on train for the chosen rounds (single process).
+
+    No validation set and no early stopping: the booster has exactly ``result.best_iteration``
+    trees, the rounds the selection served.
+    """
     tuner = tuner or Tuner(config)
     dtrain = lgb.Dataset(data.X_train, data.y_train, params=DATASET_PARAMS)
     return tuner.train(result.params, dtrain, max(result.best_iteration, 1))
