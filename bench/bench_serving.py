@@ -51,7 +51,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.serving.conftest import FIXTURE_COLUMNS, MODEL_NAME, application_body
+from tests.serving.conftest import FIXTURE_COLUMNS, MODEL_NAME, application_body, training_spec
 
 VENV_BIN = Path(sys.executable).parent
 LIGHT_CONNECTIONS = (2, 4)
@@ -114,21 +114,7 @@ def train_model(root: Path, rows: int, rounds: int) -> tuple[Path, str, list[str
     root.mkdir(parents=True, exist_ok=True)
     frame = make_loan_book(rows, seed=3).rename(columns=FIXTURE_COLUMNS)
     frame.to_csv(root / "loans.csv", index=False)
-    numeric = [c for c in FIXTURE_COLUMNS.values() if c != "firm_industry"] + ["firm_age_years"]
-    spec = {
-        "spec_version": 1,
-        "name": MODEL_NAME,
-        "target": "loan_status",
-        "positive_label": "bad",
-        "id_column": "application_id",
-        "time_column": "application_date",
-        "categorical": ["firm_industry"],
-        "numeric": numeric,
-        "drop": ["zone", "debt_ratio", "current_ratio"],
-        "monotone": {"credit_overdue_count_24m": 1},
-        "points_column": "points_total",
-        "oracle_column": "oracle_pd",
-    }
+    spec = training_spec()
     (root / "spec.yaml").write_text(yaml.safe_dump(spec))
     config = {
         "tuning": {"n_trials": 2, "max_boost_rounds": rounds, "early_stopping_rounds": rounds},
@@ -147,7 +133,7 @@ def train_model(root: Path, rows: int, rounds: int) -> tuple[Path, str, list[str
             catalogue_version="national-2024-trial",
         )
     )
-    return result.bundle_path, target.uri, ["firm_industry", *numeric, "points_total"]
+    return result.bundle_path, target.uri, [*spec["categorical"], *spec["numeric"], "points_total"]
 
 
 # --- 2. servers ----------------------------------------------------------------------------------

@@ -176,6 +176,25 @@ def loan_frame(n: int = 3000, seed: int = 3) -> Any:
     return make_loan_book(n, seed=seed).rename(columns=FIXTURE_COLUMNS)
 
 
+def training_spec() -> dict[str, Any]:
+    """The training spec of the fixture loan book (as ``spec.yaml`` holds it)."""
+    return {
+        "spec_version": 1,
+        "name": MODEL_NAME,
+        "target": "loan_status",
+        "positive_label": "bad",
+        "id_column": "application_id",
+        "time_column": "application_date",
+        "categorical": ["firm_industry"],
+        "numeric": [c for c in FIXTURE_COLUMNS.values() if c != "firm_industry"]
+        + ["firm_age_years"],
+        "drop": ["zone", "debt_ratio", "current_ratio"],
+        "monotone": {"credit_overdue_count_24m": 1},
+        "points_column": "points_total",
+        "oracle_column": "oracle_pd",
+    }
+
+
 def train_tiny_bundle(
     folder: Path,
     out: Path,
@@ -192,21 +211,7 @@ def train_tiny_bundle(
     folder.mkdir(parents=True, exist_ok=True)
     dataset = folder / "loans.csv"
     loan_frame().to_csv(dataset, index=False)
-    spec = {
-        "spec_version": 1,
-        "name": MODEL_NAME,
-        "target": "loan_status",
-        "positive_label": "bad",
-        "id_column": "application_id",
-        "time_column": "application_date",
-        "categorical": ["firm_industry"],
-        "numeric": [c for c in FIXTURE_COLUMNS.values() if c != "firm_industry"]
-        + ["firm_age_years"],
-        "drop": ["zone", "debt_ratio", "current_ratio"],
-        "monotone": {"credit_overdue_count_24m": 1},
-        "points_column": "points_total",
-        "oracle_column": "oracle_pd",
-    }
+    spec = training_spec()
     (folder / "spec.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
     config = {
         "seed": seed,
