@@ -168,10 +168,15 @@ def process(args: list[str], env: dict[str, str], ready_url: str, log: Path) -> 
 # --- 3. load -------------------------------------------------------------------------------------
 
 
-def wrk_script(path: Path, url_path: str, bodies: list[str], headers: dict[str, str]) -> None:
-    lines = ["local bodies = {", *(f"  [==[{b}]==]," for b in bodies), "}", "local i = 0"]
+def _wrk_prelude(bodies: list[str], headers: dict[str, str]) -> list[str]:
+    """Lua lines every wrk script starts with: the request bodies, POST and the headers."""
+    lines = ["local bodies = {", *(f"  [==[{b}]==]," for b in bodies), "}"]
     lines.append("wrk.method = 'POST'")
-    lines += [f"wrk.headers['{k}'] = '{v}'" for k, v in headers.items()]
+    return lines + [f"wrk.headers['{k}'] = '{v}'" for k, v in headers.items()]
+
+
+def wrk_script(path: Path, url_path: str, bodies: list[str], headers: dict[str, str]) -> None:
+    lines = [*_wrk_prelude(bodies, headers), "local i = 0"]
     lines += [
         "request = function()",
         "  i = i + 1",
@@ -271,9 +276,7 @@ def wrk_rate_script(path: Path, url_path: str, bodies: list[str], headers: dict[
     delays the next send, so the lag it causes is never measured (coordinated omission). The
     rate, connections and seconds of schedule are passed after ``--`` (see ``run_wrk_rate``).
     """
-    lines = ["local bodies = {", *(f"  [==[{b}]==]," for b in bodies), "}"]
-    lines.append("wrk.method = 'POST'")
-    lines += [f"wrk.headers['{k}'] = '{v}'" for k, v in headers.items()]
+    lines = _wrk_prelude(bodies, headers)
     lua = OPEN_LOOP_LUA.replace("@START_MS@", str(OPEN_LOOP_START_MS))
     path.write_text("\n".join(lines) + lua.replace("@PATH@", url_path))
 

@@ -216,14 +216,25 @@ def _format_of(body: object) -> str:
     return found if isinstance(found, str) else AUDIT_FORMAT
 
 
+def _canonical_text(body: object) -> str | None:
+    """Return a parsed body's canonical text in the format sealed in it; None if none."""
+    try:
+        return canonical_json(body, _format_of(body))
+    except ValueError:
+        return None
+
+
+def _matches(row: AuditRow, text: str | None) -> bool:
+    return text == row.body and body_hash(text) == row.hash
+
+
 def hash_matches(row: AuditRow) -> bool:
     """Whether the row's stored hash is the hash of its canonical body (in its format)."""
     try:
         body = orjson.loads(row.body)
-        text = canonical_json(body, _format_of(body))
     except ValueError:
         return False
-    return text == row.body and body_hash(text) == row.hash
+    return _matches(row, _canonical_text(body))
 
 
 # --- verification ------------------------------------------------------------------------
@@ -348,11 +359,10 @@ class ChainVerifier:
         if not isinstance(body, dict) or any(k not in body for k in _REQUIRED):
             self._add(row, "altered", f"sealed body lacks one of {', '.join(_REQUIRED)}")
             return None
-        if not hash_matches(row):
-            try:
-                computed = body_hash(canonical_json(body, _format_of(body)))
-            except ValueError:  # not even canonical JSON any more: hash the text as stored
-                computed = body_hash(row.body)
+        text = _canonical_text(body)
+        if not _matches(row, text):
+            # Not even canonical JSON any more: hash the text as stored.
+            computed = body_hash(row.body if text is None else text)
             self._add(
                 row,
                 "altered",

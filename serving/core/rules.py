@@ -84,44 +84,36 @@ class FiveStandard:
         }
 
 
+class _Flat:
+    """A slotted dataclass of JSON scalars, written field by field in declaration order."""
+
+    __slots__ = ()
+
+    def as_json(self) -> JsonDict:
+        """Return the fields as JSON (the public model of the same name)."""
+        names: tuple[str, ...] = self.__slots__
+        return {name: getattr(self, name) for name in names}
+
+
 @dataclass(frozen=True, slots=True)
-class LimitAdvice:
-    """The suggested limit and how it was reached."""
+class LimitAdvice(_Flat):
+    """The suggested limit and how it was reached (``serving.responses.LimitAdvice``)."""
 
     suggested_wan: float
     product_max_wan: float
     grade_factor: float
     basis: LimitBasis
 
-    def as_json(self) -> JsonDict:
-        """Return the advice as ``serving.responses.LimitAdvice`` JSON."""
-        return {
-            "suggested_wan": self.suggested_wan,
-            "product_max_wan": self.product_max_wan,
-            "grade_factor": self.grade_factor,
-            "basis": self.basis,
-        }
 
-
-@dataclass(frozen=True, slots=True)
-class SubsidyAdvice:
-    """Interest-subsidy eligibility by revenue band."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubsidyAdvice(_Flat):
+    """Interest-subsidy eligibility by revenue band (``serving.responses.SubsidyAdvice``)."""
 
     eligible: bool
-    reason: str
     max_rate_pct: float | None = None
     band: str | None = None
     revenue_wan: float | None = None
-
-    def as_json(self) -> JsonDict:
-        """Return the advice as ``serving.responses.SubsidyAdvice`` JSON."""
-        return {
-            "eligible": self.eligible,
-            "max_rate_pct": self.max_rate_pct,
-            "band": self.band,
-            "revenue_wan": self.revenue_wan,
-            "reason": self.reason,
-        }
+    reason: str
 
 
 def _missing(value: object) -> bool:
