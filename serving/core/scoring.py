@@ -26,7 +26,7 @@ from serving.core.features import AssembledInputs, FeatureSource, InputNeeds, as
 from serving.core.metrics import Metrics
 from serving.core.policy import Policy
 from serving.core.reasons import ReasonWriter
-from serving.errors import BundleRejectedError
+from serving.errors import AuditWriteError, BundleRejectedError
 from serving.schemas import Caller, DecisionDraft, ScoreRequest, StoredRecord, utc_iso
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,11 @@ class DecisionService:
         else:
             block = await to_thread.run_sync(self.prepare, model, requests, caller)
         # record: every decision of the block in one transaction, before any result leaves.
-        records = await self.committer.append_async(block.drafts) if block.drafts else []
+        try:
+            records = await self.committer.append_async(block.drafts) if block.drafts else []
+        except AuditWriteError:
+            self.metrics.audit_write_failures.inc(len(block.drafts))
+            raise
         server_ms = (time.perf_counter() - received) * 1000
         outcomes = list(block.outcomes)
         for (i, request, inputs), evaluation, record in zip(

@@ -408,7 +408,7 @@ def test_score_returns_503_and_records_nothing_when_the_feature_store_is_unreach
 def test_score_returns_503_and_withholds_the_decision_when_the_audit_log_is_gone(
     tmp_path: Path, trained_bundles: TrainedBundles, feature_repo: FeatureRepo
 ) -> None:
-    """The audit file is deleted under the service: the decision is not returned."""
+    """The audit file is deleted under the service: the decision is not returned, but counted."""
     settings = scoring_settings(tmp_path, trained_bundles.root, feature_repo.path)
     with TestClient(create_app(settings)) as client:
         headers = _auth(client, Role.SCORER)
@@ -419,6 +419,8 @@ def test_score_returns_503_and_withholds_the_decision_when_the_audit_log_is_gone
             "the decision could not be recorded in the audit log and is withheld; retry later"
         )
         assert "decision_id" not in response.text
+        metrics = client.get("/metrics").text
+        assert "jifen_audit_write_failures_total 1.0" in metrics.splitlines()
 
 
 @pytest.fixture
