@@ -3,11 +3,16 @@
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from anyio import to_thread
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
+from jifen.errors import JifenError
 from serving.api.errors import install_error_handlers
+from serving.api.fast_score import PATH as FAST_PATH
+from serving.api.fast_score import FastScore
 from serving.api.main import api_router
 from serving.api.routes import health
 from serving.core.config import ServingSettings, get_settings
@@ -15,6 +20,26 @@ from serving.core.metrics import Metrics, MetricsMiddleware
 from serving.core.services import open_services
 
 API_PREFIX = "/v1"
+
+
+class JifenAPI(FastAPI):
+    """The FastAPI app, with ``POST /v1/score`` answered by ``fast_score`` once it is set."""
+
+    fast_score: FastScore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand scores to the fast path while it is set; everything else to FastAPI."""
+        fast = self.fast_score
+        if (
+            fast is not None
+            and scope["type"] == "http"
+            and scope["path"] == FAST_PATH
+            and scope["method"] == "POST"
+        ):
+            scope["app"] = self
+            await fast(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
@@ -32,13 +57,19 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         # under load and stall requests for milliseconds.
         gc.collect()
         gc.freeze()
+        if isinstance(app, JifenAPI) and settings.fast_score:
+            handler = app.exception_handlers[JifenError]
+            full = partial(FastAPI.__call__, app)
+            app.fast_score = FastScore(full, services, metrics, handler)
         try:
             yield
         finally:
+            if isinstance(app, JifenAPI):
+                app.fast_score = None
             gc.unfreeze()
             services.close()
 
-    app = FastAPI(
+    app = JifenAPI(
         title="Jifen scoring service",
         summary="Credit risk for technology SMEs on innovation points and alternative data.",
         version="0.1.0",

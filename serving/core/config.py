@@ -106,6 +106,9 @@ class ServingSettings(BaseSettings):
     one GIL, and more threads only add switching; waits for the audit commit do not hold one."""
     audit_group_max: int = Field(64, ge=1, le=1000)
     """Most decisions committed in one audit transaction (group commit, one fsync)."""
+    fast_score: bool = True
+    """Answer ``POST /v1/score`` without FastAPI's per-request machinery (same contract, see
+    ``serving.api.fast_score``); false sends it through the framework like every route."""
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     batch_max_size: int = Field(100, ge=1, le=BATCH_HARD_LIMIT)
