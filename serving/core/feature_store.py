@@ -56,6 +56,8 @@ def _store_errors() -> tuple[type[BaseException], ...]:
 
 
 _Part = tuple[str, tuple[str, ...]]
+_REMEMBERED_KEYS: Final = 100_000
+"""Serialized entity keys kept (about 100 bytes each); the dict is emptied when full."""
 """A part of the direct query: its view, and the features it asks for after the keys."""
 
 
@@ -178,6 +180,8 @@ class FeastFeatureSource:
         self.group_of: dict[str, str] = {
             name: self._group[view.name] for view, names in self._reads for name in names
         }
+        self._plans: dict[frozenset[str] | None, list[tuple[str, str, tuple[str, ...]]]] = {}
+        self._keys: dict[str, bytes] = {}
         self._fast = self._direct_reader() if direct else None
 
     # --- the direct SQLite path -------------------------------------------------------------
@@ -211,23 +215,45 @@ class FeastFeatureSource:
             return None
         return fast
 
+    def _plan(self, names: Collection[str] | None) -> list[tuple[str, str, tuple[str, ...]]]:
+        """Per view: its name, its group and the served features asked for, in vector order."""
+        wanted = None if names is None else frozenset(names)
+        plan = self._plans.get(wanted)
+        if plan is None:
+            plan = [
+                (
+                    view.name,
+                    self._group[view.name],
+                    tuple(n for n in served if wanted is None or n in wanted),
+                )
+                for view, served in self._reads
+            ]
+            if len(self._plans) < 64:  # one per (model, policy) in practice
+                self._plans[wanted] = plan
+        return plan
+
     def _via_fast(
         self, reader: _SqliteViews, keys: list[bytes], names: Collection[str] | None
     ) -> list[FirmVector | None]:
+        plan = self._plan(names)
         vectors: list[FirmVector | None] = []
         for views in reader.read(keys, names):
             if not views:
                 vectors.append(None)
                 continue
-            vector = FirmVector({}, {})
-            for view, served in self._reads:
-                stamp, values = views.get(view.name, (None, {}))
+            values: dict[str, object] = {}
+            as_of: dict[str, datetime] = {}
+            for view, group, served in plan:
+                found = views.get(view)
+                if found is None:
+                    for name in served:
+                        values[name] = None
+                    continue
+                stamp, read = found
                 for name in served:
-                    if names is None or name in names:
-                        vector.values[name] = values.get(name)
-                if stamp is not None:
-                    vector.as_of[self._group[view.name]] = stamp
-            vectors.append(vector)
+                    values[name] = read.get(name)
+                as_of[group] = stamp
+            vectors.append(FirmVector(values, as_of))
         return vectors
 
     # --- Feast's path ------------------------------------------------------------------------
@@ -239,14 +265,22 @@ class FeastFeatureSource:
         return EntityKey(join_keys=[JOIN_KEY], entity_values=[Value(string_val=credit_code)])
 
     def _serialized(self, credit_code: str) -> bytes:
+        """Feast's serialized entity key of a firm (remembered: a pure function of the code)."""
+        found = self._keys.get(credit_code)
+        if found is not None:
+            return found
         from feast.infra.key_encoding_utils import serialize_entity_key
 
         version = self._config.entity_key_serialization_version
-        return bytes(
+        found = bytes(
             serialize_entity_key(
                 self._entity_key(credit_code), entity_key_serialization_version=version
             )
         )
+        if len(self._keys) >= _REMEMBERED_KEYS:
+            self._keys.clear()
+        self._keys[credit_code] = found
+        return found
 
     def _via_feast_keys(
         self, serialized: list[bytes], names: Collection[str] | None = None
