@@ -295,7 +295,11 @@ def run_wrk(name: str, url: str, script: Path, duration: int, connections: int) 
         check=True,
     ).stdout
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    seconds = float(re.search(r"requests in ([\d.]+)s", out).group(1))  # type: ignore[union-attr]
+    # wrk prints the duration in its own units: "15.02s", "1.00m" from a minute on.
+    spent = re.search(r"requests in ([\d.]+)(ms|s|m|h),", out)
+    if spent is None:
+        raise SystemExit(f"wrk printed no duration:\n{out}")
+    seconds = float(spent.group(1)) * {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[spent.group(2)]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
