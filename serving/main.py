@@ -11,10 +11,9 @@ from starlette.types import Receive, Scope, Send
 
 from jifen.errors import JifenError
 from serving.api.errors import install_error_handlers
-from serving.api.fast_score import PATH as FAST_PATH
 from serving.api.fast_score import FastScore
 from serving.api.main import api_router
-from serving.api.routes import health
+from serving.api.routes import health, score
 from serving.core.config import ServingSettings, get_settings
 from serving.core.metrics import Metrics, MetricsMiddleware
 from serving.core.services import open_services
@@ -33,7 +32,7 @@ class JifenAPI(FastAPI):
         if (
             fast is not None
             and scope["type"] == "http"
-            and scope["path"] == FAST_PATH
+            and scope["path"] == fast.path
             and scope["method"] == "POST"
         ):
             scope["app"] = self
@@ -60,7 +59,8 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         if isinstance(app, JifenAPI) and settings.fast_score:
             handler = app.exception_handlers[JifenError]
             full = partial(FastAPI.__call__, app)
-            app.fast_score = FastScore(full, services, metrics, handler)
+            path = f"{API_PREFIX}{score.router.prefix}"
+            app.fast_score = FastScore(path, full, services, metrics, handler)
         try:
             yield
         finally:

@@ -42,10 +42,8 @@ async def get_settings(services: ServicesDep) -> ServingSettings:
 SettingsDep = Annotated[ServingSettings, Depends(get_settings)]
 
 
-async def _authenticate(
-    services: Services, credentials: HTTPAuthorizationCredentials | None
-) -> Caller:
-    presented = credentials.credentials if credentials else None
+async def authenticate(services: Services, presented: str | None) -> Caller:
+    """Return who holds the key ``presented`` (on the event loop for a local store)."""
     if services.store.local:
         return services.keys.authenticate(presented)
     return await run_in_threadpool(services.keys.authenticate, presented)
@@ -56,7 +54,7 @@ async def get_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """Authenticate the request's API key (401 when missing, malformed, unknown, revoked)."""
-    return await _authenticate(services, credentials)
+    return await authenticate(services, credentials.credentials if credentials else None)
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
@@ -82,12 +80,15 @@ class RoleKey(HTTPBearer):
     async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
         """Return the authenticated caller of ``request`` if its role may act."""
         credentials = await super().__call__(request)
-        caller = await _authenticate(request.app.state.services, credentials)
+        presented = credentials.credentials if credentials else None
+        caller = await authenticate(request.app.state.services, presented)
         authorize(caller, self.role, self.action)
         return caller
 
 
-ScorerDep = Annotated[Caller, Depends(RoleKey(Role.SCORER, "scoring"))]
+SCORER_KEY = RoleKey(Role.SCORER, "scoring")
+"""The scorer's key check (also used by ``serving.api.fast_score``)."""
+ScorerDep = Annotated[Caller, Depends(SCORER_KEY)]
 AuditorDep = Annotated[Caller, Depends(RoleKey(Role.AUDITOR, "reading decisions"))]
 AdminDep = Annotated[Caller, Depends(RoleKey(Role.ADMIN, "administration"))]
 

@@ -21,33 +21,29 @@ a bad body gets a 401 either way. ``JIFEN_FAST_SCORE=false`` turns the path off.
 """
 
 import inspect
-import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 import orjson
+from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import Counter
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jifen.errors import JifenError
+from serving.api.deps import SCORER_KEY, authenticate
+from serving.api.routes.score import FastJSONResponse
 from serving.core.metrics import Metrics
 from serving.core.security import authorize
 from serving.core.services import Services
-from serving.schemas import Caller, Role, ScoreRequest
+from serving.schemas import Caller, ScoreRequest
 
-log = logging.getLogger(__name__)
-
-PATH: Final = "/v1/score"
 MAX_BODY: Final = 256 * 1024
 """Bodies above this go to the full app (a single application is a few hundred bytes)."""
 _JSON: Final = b"application/json"
-_SCORER: Final = frozenset({Role.SCORER})
-_RESPONSE_HEADERS: Final = ((b"content-type", _JSON),)
 
 ErrorHandler = Callable[[Request, Any], Response | Awaitable[Response]]
 
@@ -66,10 +62,7 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 def _bearer(scope: Scope) -> str | None:
     """Return the bearer credentials as FastAPI's ``HTTPBearer`` reads them (None if absent)."""
     raw = _header(scope, b"authorization")
-    if not raw:
-        return None
-    scheme, _, param = raw.decode("latin-1").partition(" ")
-    credentials = param.strip()
+    scheme, credentials = get_authorization_scheme_param(raw.decode("latin-1") if raw else None)
     if not (scheme and credentials) or scheme.lower() != "bearer":
         return None
     return credentials
@@ -115,6 +108,7 @@ class FastScore:
     """Answers ``POST /v1/score`` like the FastAPI route, or hands the request to it.
 
     Args:
+        path: the route's path (``/v1/score``), also its metrics label.
         full: the whole app (middleware, routes), for every request this path does not answer.
         services: the services the lifespan opened.
         metrics: the app's metrics (request counts and latency under ``/v1/score``).
@@ -124,13 +118,15 @@ class FastScore:
 
     def __init__(
         self,
+        path: str,
         full: ASGIApp,
         services: Services,
         metrics: Metrics,
         on_error: ErrorHandler,
     ) -> None:
-        self.full, self.services, self.metrics, self.on_error = full, services, metrics, on_error
-        self._latency = metrics.latency.labels("POST", PATH)
+        self.path, self.full, self.services = path, full, services
+        self.metrics, self.on_error = metrics, on_error
+        self._latency = metrics.latency.labels("POST", path)
         self._counts: dict[int, Counter] = {}
         self.answered = 0
         """Requests this path answered (scores and the errors it rendered)."""
@@ -168,13 +164,8 @@ class FastScore:
         self._done(status, start)
 
     async def _caller(self, scope: Scope) -> Caller:
-        presented = _bearer(scope)
-        keys = self.services.keys
-        if self.services.store.local:
-            caller = keys.authenticate(presented)
-        else:
-            caller = await run_in_threadpool(keys.authenticate, presented)
-        authorize(caller, _SCORER, "scoring")
+        caller = await authenticate(self.services, _bearer(scope))
+        authorize(caller, SCORER_KEY.role, SCORER_KEY.action)
         return caller
 
     async def _score(
@@ -191,10 +182,7 @@ class FastScore:
         (outcome,) = await services.decisions.score(model, [application], caller, start)
         if isinstance(outcome, JifenError):
             return await self._error(scope, receive, send, outcome)
-        body = orjson.dumps(outcome)
-        headers = [(b"content-length", str(len(body)).encode()), *_RESPONSE_HEADERS]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await FastJSONResponse(outcome)(scope, receive, send)
         return 200
 
     async def _error(self, scope: Scope, receive: Receive, send: Send, exc: JifenError) -> int:
@@ -208,6 +196,8 @@ class FastScore:
         self.answered += 1
         child = self._counts.get(status)
         if child is None:
-            child = self._counts[status] = self.metrics.requests.labels("POST", PATH, str(status))
+            child = self._counts[status] = self.metrics.requests.labels(
+                "POST", self.path, str(status)
+            )
         child.inc()
         self._latency.observe(time.perf_counter() - start)

@@ -56,9 +56,9 @@ def _store_errors() -> tuple[type[BaseException], ...]:
 
 
 _Part = tuple[str, tuple[str, ...]]
+"""A part of the direct query: its view, and the features it asks for after the keys."""
 _REMEMBERED_KEYS: Final = 100_000
 """Serialized entity keys kept (about 100 bytes each); the dict is emptied when full."""
-"""A part of the direct query: its view, and the features it asks for after the keys."""
 
 
 class _SqliteViews:
