@@ -740,28 +740,31 @@ def held_p99(paced: Result, rate: float) -> bool:
     return held_rate(paced, rate) and paced.p99_ms < 15
 
 
-def cpu_capacity(seconds: float = 0.3) -> str:  # the figure, formatted
-    """How many cores this machine gave at the moment: a fixed spin alone, then two at once.
+def cpu_capacity(seconds: float = 0.4, rounds: int = 3) -> str:
+    """How many cores this machine gave at the moment, formatted (``1.62``).
 
     Cores on a shared VM run slower when the host is busy; this says how much of the two
     the figures of this run had (a row measured on 1.4 effective cores is not a regression
-    against one measured on 2).
+    against one measured on 2). A fixed spin counts loop turns in ``seconds``: one process
+    alone, then two at once over the same wall-clock window, ``rounds`` times alternately;
+    the figure is the median of (two together / one alone).
     """
     code = (
-        "import time\nt = time.perf_counter()\nn = 0\n"
-        f"while time.perf_counter() - t < {seconds}: n += 1\nprint(n)"
+        "import sys, time\nstart = float(sys.argv[1])\n"
+        "while time.time() < start: time.sleep(0.001)\n"
+        f"n = 0\nwhile time.time() < start + {seconds}: n += 1\nprint(n)"
     )
 
-    def spin(copies: int) -> list[int]:
+    def spin(copies: int) -> int:
+        start = f"{time.time() + 0.5:.6f}"  # after every copy has started
         procs = [
-            subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+            subprocess.Popen([sys.executable, "-c", code, start], stdout=subprocess.PIPE, text=True)
             for _ in range(copies)
         ]
-        return [int(p.communicate(timeout=60)[0]) for p in procs]
+        return sum(int(p.communicate(timeout=60)[0]) for p in procs)
 
-    alone = statistics.median(spin(1)[0] for _ in range(3))
-    together = sum(spin(2))
-    return f"{together / alone:.2f}"
+    ratios = [spin(2) / spin(1) for _ in range(rounds)]
+    return f"{statistics.median(ratios):.2f}"
 
 
 def latency_verdict(paced: Result | None, rate: float) -> str:
