@@ -18,6 +18,8 @@ from jifen.cli_support import friendly_errors
 from jifen.console import configure_logging, console, make_progress
 
 if TYPE_CHECKING:
+    import socket
+
     from serving.core.db import Store
 
 audit_app = typer.Typer(
@@ -215,23 +217,35 @@ def serve(
 
 
 def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
-    """Run ``workers`` server processes on one port; return the exit code.
+    """Run ``workers`` server processes behind one port; return the exit code.
 
-    uvicorn's own workers share one listening socket, and the first worker to wake takes
-    every connection waiting: measured with 16 keep-alive connections opened at once, one
-    worker got all 16 and the other none. Here each worker listens on its own socket with
-    ``SO_REUSEPORT``, so the kernel spreads connections over them. If a worker dies, the
-    others are stopped and the server exits non-zero (its supervisor restarts it whole);
-    SIGINT or SIGTERM stops every worker gracefully.
+    This process listens and deals each connection to the workers in turn
+    (``serving.dealer``): the kernel's choice, whether one shared socket (the first worker
+    to wake took all 16 benchmark connections) or one ``SO_REUSEPORT`` socket per worker
+    (4 connections all on one worker, twice in a row), left a worker idle while the other
+    queued. If a worker dies, the others are stopped and the server exits non-zero (its
+    supervisor restarts it whole); SIGINT or SIGTERM stops dealing, then every worker
+    gracefully. If this process is killed, the workers see their channel close, take no
+    more connections and stop gracefully.
     """
     import multiprocessing
     import signal
+    import socket
 
+    from serving.dealer import Dealer
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(2048)
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(workers)]
     context = multiprocessing.get_context("spawn")
     procs = [
-        context.Process(target=_worker, args=(host, port, log_level), name=f"jifen-worker-{i}")
-        for i in range(workers)
+        context.Process(target=_worker, args=(theirs, log_level), name=f"jifen-worker-{i}")
+        for i, (_, theirs) in enumerate(pairs)
     ]
+    dealer = Dealer(listener, [ours for ours, _ in pairs])
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -242,10 +256,12 @@ def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
                 os.kill(proc.pid, signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    log = logging.getLogger(__name__)
     try:
-        for proc in procs:
+        for proc, (_, theirs) in zip(procs, pairs, strict=True):
             proc.start()
-        log = logging.getLogger(__name__)
+            theirs.close()  # the worker has its own copy now
+        dealer.start()
         log.info("serving on http://%s:%d with %d workers", host, port, workers)
         while any(p.is_alive() for p in procs):
             for proc in procs:
@@ -257,32 +273,24 @@ def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
                     stop(signal.SIGTERM, None)
         return 0 if stopping or all(p.exitcode == 0 for p in procs) else 1
     finally:
+        dealer.stop()
+        for ours, _ in pairs:
+            ours.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
-    """One server process: its own ``SO_REUSEPORT`` socket, an app built from the environment."""
-    import socket
-
+def _worker(channel: "socket.socket", log_level: str) -> None:
+    """One server process: an app built from the environment, serving dealt connections."""
     import uvicorn
 
+    from serving.dealer import DealtServer
+
     configure_logging(log_level)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
     config = uvicorn.Config(
-        "serving.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        access_log=False,
-        log_config=None,
+        "serving.main:create_app", factory=True, access_log=False, log_config=None
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    DealtServer(config, channel).run()
 
 
 @contextmanager

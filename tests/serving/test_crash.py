@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 import httpx
+import psutil
 import pytest
 
 from serving.core.config import SqliteTarget
@@ -125,6 +126,16 @@ def served(
         server.kill()
 
 
+def _started(
+    servers: list[Server], env: dict[str, str], tmp_path: Path, workers: int = 1
+) -> Server:
+    """A ready server on the fixture's audit log (killed at the end of the test)."""
+    server = Server(env, tmp_path / "server.log", workers=workers)
+    servers.append(server)
+    server.wait_ready()
+    return server
+
+
 def test_every_answered_decision_survives_kill_9_and_the_chain_verifies(
     served: tuple[dict[str, str], dict[Role, str], list[Server]],
     feature_repo: FeatureRepo,
@@ -132,9 +143,7 @@ def test_every_answered_decision_survives_kill_9_and_the_chain_verifies(
 ) -> None:
     """SIGKILL under load: each 200's decision_id has its record after restart; verify passes."""
     env, keys, servers = served
-    server = Server(env, tmp_path / "server.log")
-    servers.append(server)
-    server.wait_ready()
+    server = _started(servers, env, tmp_path)
     answered: list[str] = []
     failures: list[str] = []
     lock = threading.Lock()
@@ -176,9 +185,7 @@ def test_every_answered_decision_survives_kill_9_and_the_chain_verifies(
         failures
     )
 
-    restarted = Server(env, tmp_path / "server.log")
-    servers.append(restarted)
-    restarted.wait_ready()
+    restarted = _started(servers, env, tmp_path)
     auditor = {"Authorization": f"Bearer {keys[Role.AUDITOR]}"}
     with httpx.Client(base_url=restarted.url, headers=auditor, timeout=10) as client:
         missing = [d for d in answered if client.get(f"/v1/decisions/{d}").status_code != 200]
@@ -197,9 +204,7 @@ def test_two_workers_share_one_chain_and_answer_metrics_with_service_totals(
     /metrics must be the service's totals whichever worker answers the scrape.
     """
     env, keys, servers = served
-    server = Server(env, tmp_path / "server.log", workers=2)
-    servers.append(server)
-    server.wait_ready()
+    server = _started(servers, env, tmp_path, workers=2)
     headers = {"Authorization": f"Bearer {keys[Role.SCORER]}"}
     codes = feature_repo.credit_codes
     decisions = []
@@ -223,3 +228,73 @@ def test_two_workers_share_one_chain_and_answer_metrics_with_service_totals(
         assert (counts.get(health), counts.get(scored)) == (20.0, 12.0), text
     server.kill(signal.SIGTERM)
     assert "audit chain intact: 12 records" in _verify(env)
+
+
+def _established(pid: int, port: int) -> int:
+    """Connections a process holds to the server's port, established."""
+    return sum(
+        1
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+        if c.laddr and c.laddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    )
+
+
+def _workers(server: Server) -> list[psutil.Process]:
+    children = psutil.Process(server.process.pid).children()
+    return [c for c in children if "resource_tracker" not in " ".join(c.cmdline())]
+
+
+def test_keep_alive_connections_are_dealt_evenly_to_the_workers(
+    served: tuple[dict[str, str], dict[Role, str], list[Server]],
+    feature_repo: FeatureRepo,
+    tmp_path: Path,
+) -> None:
+    """Four keep-alive clients on two workers: two connections each, and each one scores.
+
+    The kernel's choice (one SO_REUSEPORT socket per worker) put all four on one worker
+    twice in a row in the benchmark; dealing in turn cannot.
+    """
+    env, keys, servers = served
+    server = _started(servers, env, tmp_path, workers=2)
+    headers = {"Authorization": f"Bearer {keys[Role.SCORER]}"}
+    codes = feature_repo.credit_codes
+    clients = [httpx.Client(base_url=server.url, headers=headers, timeout=10) for _ in range(4)]
+    try:
+        for i, client in enumerate(clients):
+            response = client.post("/v1/score", json=application_body(codes[i % len(codes)]))
+            assert response.status_code == 200, response.text
+        workers = _workers(server)
+        assert len(workers) == 2
+        assert sorted(_established(w.pid, server.port) for w in workers) == [2, 2]
+        for client in clients:  # still served on the connection it was dealt
+            assert client.get("/health").status_code == 200
+    finally:
+        for client in clients:
+            client.close()
+    server.kill(signal.SIGTERM)
+    assert "audit chain intact: 4 records" in _verify(env)
+
+
+def test_workers_stop_by_themselves_when_the_server_process_is_killed(
+    served: tuple[dict[str, str], dict[Role, str], list[Server]],
+    feature_repo: FeatureRepo,
+    tmp_path: Path,
+) -> None:
+    """kill -9 of the process that deals connections: its workers exit, the chain verifies."""
+    env, keys, servers = served
+    server = _started(servers, env, tmp_path, workers=2)
+    headers = {"Authorization": f"Bearer {keys[Role.SCORER]}"}
+    response = httpx.post(
+        f"{server.url}/v1/score",
+        json=application_body(feature_repo.credit_codes[0]),
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    workers = _workers(server)
+    assert len(workers) == 2
+    server.kill()  # SIGKILL: the server process cannot stop them
+    _, alive = psutil.wait_procs(workers, timeout=60)
+    assert alive == [], f"workers still running after their server was killed: {alive}"
+    with pytest.raises(httpx.ConnectError):  # nobody listens on the port any more
+        httpx.get(f"{server.url}/health", timeout=5)
+    assert "audit chain intact: 1 records" in _verify(env)
