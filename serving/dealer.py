@@ -19,11 +19,14 @@ import contextlib
 import logging
 import socket
 import threading
-from typing import Any
+from typing import Any, Final
 
 import uvicorn
 
 log = logging.getLogger(__name__)
+
+HAND_OVER_S: Final = 1.0
+"""How long a worker may leave its channel full before its turn goes to the next one."""
 
 
 class Dealer:
@@ -38,6 +41,8 @@ class Dealer:
     def __init__(self, listener: socket.socket, channels: list[socket.socket]) -> None:
         self._listener = listener
         self._channels = channels
+        for channel in channels:  # a wedged worker must not stop the dealing: skip it
+            channel.settimeout(HAND_OVER_S)
         self._stop = threading.Event()
         self.dealt = [0] * len(channels)
         """Connections handed to each worker so far."""
