@@ -12,6 +12,11 @@ allows.
 
 What a worker is handed it serves to the end: a worker that is shutting down still
 answers the connections it holds (uvicorn's graceful shutdown), and gets no new ones.
+
+``DealtServer`` builds the protocol as ``uvicorn.Server.startup`` does, from
+``config.http_protocol_class``, ``server_state`` and ``lifespan.state``: attributes, not a
+documented API (uvicorn 0.54, locked in ``uv.lock``). ``tests/serving/test_crash.py``
+serves dealt connections end to end, so an upgrade that changes them fails there.
 """
 
 import asyncio
