@@ -234,11 +234,17 @@ def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
 
     from serving.dealer import Dealer
 
+    log = logging.getLogger(__name__)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, port))
-    listener.listen(2048)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError as exc:
+        listener.close()
+        log.error("cannot listen on %s:%d: %s", host, port, exc)
+        return 1
     pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(workers)]
     context = multiprocessing.get_context("spawn")
     procs = [
@@ -251,12 +257,12 @@ def run_workers(host: str, port: int, workers: int, log_level: str) -> int:
     def stop(signum: int, _frame: object) -> None:
         nonlocal stopping
         stopping = True
+        dealer.stop()  # refuse new connections first; the workers finish the ones they hold
         for proc in procs:
             if proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    log = logging.getLogger(__name__)
     try:
         for proc, (_, theirs) in zip(procs, pairs, strict=True):
             proc.start()

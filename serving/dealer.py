@@ -61,7 +61,8 @@ class Dealer:
     def stop(self) -> None:
         """Stop accepting; connections already dealt stay with their workers."""
         self._stop.set()
-        self._thread.join(timeout=2)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
         self._listener.close()
 
     def _run(self) -> None:

@@ -298,3 +298,21 @@ def test_workers_stop_by_themselves_when_the_server_process_is_killed(
     with pytest.raises(httpx.ConnectError):  # nobody listens on the port any more
         httpx.get(f"{server.url}/health", timeout=5)
     assert "audit chain intact: 1 records" in _verify(env)
+
+
+def test_a_port_in_use_is_named_and_the_server_exits_1(tmp_path: Path) -> None:
+    """``--workers 2`` on a port another process listens on: one clear line, exit code 1."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [str(JIFEN), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+            env={**os.environ, "JIFEN_DATA_DIR": str(tmp_path), "JIFEN_LOG_LEVEL": "INFO"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    said = " ".join((done.stdout + done.stderr).split())  # the log wraps long lines
+    assert done.returncode == 1, said
+    assert f"cannot listen on 127.0.0.1:{port}: [Errno 98] Address already in use" in said
