@@ -191,8 +191,8 @@ def serve(
         typer.Option(
             min=1,
             max=32,
-            help="Worker processes; each loads the model and commits its own audit groups "
-            "into the one chain (settings from the environment).",
+            help="Worker processes, dealt connections in turn; each loads the model and "
+            "commits its own audit groups into the one chain (settings from the environment).",
         ),
     ] = 1,
 ) -> None:
