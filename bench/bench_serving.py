@@ -468,7 +468,7 @@ def run_bench(args: argparse.Namespace, work: Path) -> None:
     from serving.schemas import Role
 
     started = time.perf_counter()
-    args.capacity_before = cpu_capacity()
+    capacity_before = cpu_capacity()
     console.print(f"[bold]1. world[/] in {work}; load average {os.getloadavg()}")
     repo, codes = build_store(work / "store", args.firms)
     bundle, tracking_uri, columns = train_model(work / "train", args.rows, args.rounds)
@@ -569,7 +569,7 @@ def run_bench(args: argparse.Namespace, work: Path) -> None:
 
     console.print("[bold]5. TreeSHAP per row[/]")
     single_us, block_us, trees = shap_per_row(bundle, columns)
-    report(results, paced, records, single_us, block_us, trees, args, profile)
+    report(results, paced, records, single_us, block_us, trees, args, profile, capacity_before)
 
 
 def open_loop(
@@ -682,6 +682,7 @@ def report(
     trees: int,
     args: argparse.Namespace,
     profile: str,
+    capacity_before: str,
 ) -> None:
     table = Table(
         title=f"Serving benchmark ({args.connections} connections, {args.duration} s, "
@@ -717,7 +718,7 @@ def report(
         + (", ".join(f"{r:g}" for r in held) + " req/s" if held else "none")
     )
     console.print(
-        f"CPU capacity (two spinning processes against one): {args.capacity_before} effective "
+        f"CPU capacity (two spinning processes against one): {capacity_before} effective "
         f"cores of {os.cpu_count()} before the load, {cpu_capacity()} after"
     )
     console.print(f"audit records written during the run: {records:,}")

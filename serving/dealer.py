@@ -63,6 +63,9 @@ class Dealer:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2)
+            log.info(
+                "stopped dealing: %s connections to the workers", "/".join(map(str, self.dealt))
+            )
         self._listener.close()
 
     def _run(self) -> None:
