@@ -89,7 +89,7 @@ class Dealer:
             worker = (turn + attempt) % len(self._channels)
             try:
                 socket.send_fds(self._channels[worker], [b"c"], [conn.fileno()])
-            except OSError as exc:  # that worker is gone: the supervisor is stopping all
+            except OSError as exc:  # that worker is gone, or wedged past HAND_OVER_S
                 log.warning("worker %d did not take a connection: %s", worker, exc)
                 continue
             self.dealt[worker] += 1
