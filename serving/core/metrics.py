@@ -25,6 +25,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+AUDIT_BUCKETS: Final = (
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0
+)  # fmt: skip
+GROUP_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 UNMATCHED: Final = "unmatched"
 """Route label of requests no route matched (keeps arbitrary paths out of the labels)."""
 
@@ -76,6 +80,25 @@ class Metrics:
         self.audit_write_failures = Counter(
             "jifen_audit_write_failures",
             "Decisions withheld because their audit record did not commit.",
+            registry=self.registry,
+        )
+        self.audit_wait = Histogram(
+            "jifen_audit_wait_seconds",
+            "Time a request waited for its audit records, from hand-over to the writer's "
+            "answer (queue, write turn, fsync, back to the event loop).",
+            buckets=AUDIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.audit_commit = Histogram(
+            "jifen_audit_commit_seconds",
+            "Time the audit writer took to commit one group (write turn, seal, insert, fsync).",
+            buckets=AUDIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.audit_group = Histogram(
+            "jifen_audit_group_records",
+            "Audit records per group handed to the writer (one transaction, one fsync).",
+            buckets=GROUP_BUCKETS,
             registry=self.registry,
         )
 

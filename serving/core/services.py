@@ -103,7 +103,10 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
     texts = load_config_file(ReasonTexts, settings.reasons_path, "reasons.yaml")
     features = open_feature_source(settings)
     committer = AuditCommitter(
-        store, max_group=settings.audit_group_max, wait_s=4 * settings.db_timeout_s + 1
+        store,
+        max_group=settings.audit_group_max,
+        wait_s=4 * settings.db_timeout_s + 1,
+        metrics=metrics,
     )
     decisions = DecisionService(
         source=features,

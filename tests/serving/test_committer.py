@@ -8,6 +8,7 @@ import pytest
 from serving.core.audit import verify_rows
 from serving.core.committer import AuditCommitter
 from serving.core.db import Store
+from serving.core.metrics import Metrics
 from serving.errors import AuditWriteError
 from serving.schemas import DecisionDraft, StoredRecord
 from tests.serving.conftest import make_draft
@@ -27,8 +28,8 @@ class _CountingStore:
 
 def test_concurrent_requests_share_transactions_and_keep_one_valid_chain(store: Store) -> None:
     """Forty concurrent units each get their own records back, in fewer than forty commits."""
-    counting = _CountingStore(store)
-    committer = AuditCommitter(counting, max_group=16, wait_s=10)  # type: ignore[arg-type]
+    counting, metrics = _CountingStore(store), Metrics()
+    committer = AuditCommitter(counting, max_group=16, wait_s=10, metrics=metrics)  # type: ignore[arg-type]
     drafts = [make_draft(i) for i in range(40)]
 
     async def submit_all() -> list[list[StoredRecord]]:
@@ -41,6 +42,16 @@ def test_concurrent_requests_share_transactions_and_keep_one_valid_chain(store: 
     assert len(counting.groups) < 40
     assert store.count() == 40
     assert verify_rows(store.iter_rows()) == []
+    # Every group is timed and sized, every unit's wait recorded.
+    sample = metrics.registry.get_sample_value
+    groups = len(counting.groups)
+    assert sample("jifen_audit_commit_seconds_count") == groups
+    assert sample("jifen_audit_group_records_count") == groups
+    assert sample("jifen_audit_group_records_sum") == 40
+    assert sample("jifen_audit_group_records_bucket", {"le": "16.0"}) == groups
+    assert sample("jifen_audit_wait_seconds_count") == 40
+    waited = sample("jifen_audit_wait_seconds_sum")
+    assert waited is not None and waited >= sample("jifen_audit_commit_seconds_sum")  # type: ignore[operator]
 
 
 def test_a_bad_draft_in_a_group_fails_alone_and_its_neighbours_commit(store: Store) -> None:

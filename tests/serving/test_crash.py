@@ -223,9 +223,15 @@ def test_two_workers_share_one_chain_and_answer_metrics_with_service_totals(
         counts = {
             line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
             for line in text.splitlines()
-            if line.startswith("jifen_http_requests_total{")
+            if line.startswith(("jifen_http_requests_total{", "jifen_audit_"))
         }
         assert (counts.get(health), counts.get(scored)) == (20.0, 12.0), text
+        # The audit path's own figures: one wait per request, every record in some group.
+        assert counts.get("jifen_audit_wait_seconds_count") == 12.0, text
+        assert counts.get("jifen_audit_group_records_sum") == 12.0, text
+        assert counts.get("jifen_audit_commit_seconds_count") == counts.get(
+            "jifen_audit_group_records_count"
+        ), text
     server.kill(signal.SIGTERM)
     assert "audit chain intact: 12 records" in _verify(env)
 
