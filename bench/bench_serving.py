@@ -13,7 +13,9 @@ Steps (each bounded in time):
    without wrk, a bounded httpx load generator), ``--duration`` seconds; then two and four
    connections; then an open loop (wrk2 style) at each of ``--rates`` req/s, latency
    measured from each request's intended send time, which is what the p99 target is judged
-   on (at the highest rate); the CPU capacity the machine gave, before and after;
+   on (at the highest rate), beside the service's own ``server_ms`` from the responses
+   (receipt to audit record on disk), so a tail outside the service shows as the gap; the
+   CPU capacity the machine gave, before and after;
 4. the peer: ``mlflow models serve --env-manager local`` with the same model, prediction
    only (``/invocations`` with one application per request), same load;
 5. TreeSHAP time per row of the served booster (one row per call, and in a block);
@@ -218,7 +220,7 @@ end
 
 -- Thread state: one connection's schedule and what it measured. Slot j (0, 1, ... R*seconds
 -- - 1, all connections together) is due at t0 + j/R; this connection owns j = id + n*C.
-jifen_latencies, jifen_errors, jifen_last = {}, 0, 0
+jifen_latencies, jifen_errors, jifen_last, jifen_server = {}, 0, 0, {}
 local rate, conns, slots, slot, intended, sent, armed
 
 function init(args)
@@ -249,23 +251,30 @@ function response(status, headers, body)
   local now = now_ms()
   jifen_latencies[#jifen_latencies + 1] = now - math.min(intended, sent)
   jifen_last = math.max(jifen_last, now)
-  if status ~= 200 then jifen_errors = jifen_errors + 1 end
+  if status ~= 200 then jifen_errors = jifen_errors + 1; return end
+  -- The service's own time for the request (receipt to its audit record on disk).
+  local server = string.match(body, '"server_ms":([%d.eE+-]+)')
+  if server then jifen_server[#jifen_server + 1] = tonumber(server) end
 end
 
 function done(summary, latency, requests)
-  local all, errors, last = {}, 0, jifen_t0
+  local all, server, errors, last = {}, {}, 0, jifen_t0
   for _, thread in ipairs(threads) do
     for _, v in ipairs(thread:get("jifen_latencies")) do all[#all + 1] = v end
+    for _, v in ipairs(thread:get("jifen_server")) do server[#server + 1] = v end
     errors = errors + thread:get("jifen_errors")
     last = math.max(last, thread:get("jifen_last"))
   end
   table.sort(all)
-  local function at(p) -- nearest rank
-    return #all > 0 and all[math.max(1, math.ceil(p / 100 * #all))] or 0
+  table.sort(server)
+  local function at(values, p) -- nearest rank
+    return #values > 0 and values[math.max(1, math.ceil(p / 100 * #values))] or 0
   end
   io.write(string.format(
-    "open-loop count=%d errors=%d seconds=%.4f p50=%.3f p90=%.3f p99=%.3f p99.9=%.3f max=%.3f\\n",
-    #all, errors, (last - jifen_t0) / 1000, at(50), at(90), at(99), at(99.9), all[#all] or 0))
+    "open-loop count=%d errors=%d seconds=%.4f p50=%.3f p90=%.3f p99=%.3f p99.9=%.3f max=%.3f"
+    .. " server_count=%d server_p50=%.3f server_p99=%.3f\\n",
+    #all, errors, (last - jifen_t0) / 1000, at(all, 50), at(all, 90), at(all, 99),
+    at(all, 99.9), all[#all] or 0, #server, at(server, 50), at(server, 99)))
 end
 """
 
@@ -334,6 +343,9 @@ def run_wrk_rate(
     asked = int(rate * duration + 0.5)  # the slots the script schedules
     count = int(got["count"])
     note = f"p99.9 {got['p99.9']:.2f} ms, max {got['max']:.2f} ms"
+    if got.get("server_count"):
+        # The response's server_ms: from receipt to the audit record on disk, in the service.
+        note += f"; in the service p50 {got['server_p50']:.2f}, p99 {got['server_p99']:.2f} ms"
     if count < asked:
         note += f"; {asked - count:,} of {asked:,} unanswered"
     uncorrected = re.search(r"^\s+99%\s+(\S+)", out, re.M)
