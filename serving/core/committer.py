@@ -1,11 +1,12 @@
 """Group commit of audit records: many concurrent decisions, one transaction, one fsync.
 
 Each request hands its draft(s) to the committer on the event loop and waits until they
-are committed, exactly as with ``Store.append``. Drafts queue on the loop; one drain task
-takes everything queued (up to ``max_group`` records), commits it with
-``Store.append_many`` in the committer's own writer thread, and resolves the waiters. While
-a group is on its way to disk the next one gathers, so the thread hop and the fsync are paid
-once per group, not once per request: that hop costs about as much CPU as sealing a record.
+are committed, exactly as with ``Store.append``. Drafts queue on the loop; a request that
+finds the writer idle hands it everything queued (up to ``max_group`` records), which it
+commits with ``Store.append_many`` in the committer's own writer thread. The outcome comes
+back to the loop in one callback that resolves the waiters and hands over the next group,
+gathered while this one was on its way to disk: the thread hop and the fsync are paid once
+per group, not once per request (that hop costs about as much CPU as sealing a record).
 
 A request is never answered before its own record is on disk, and a failed group is retried
 unit by unit so that one bad record cannot withhold its neighbours' decisions. With metrics
@@ -80,7 +81,8 @@ class AuditCommitter:
     metrics: Metrics | None = None
     _queue: deque[_Unit] = field(default_factory=deque)
     _queued: int = 0
-    _drain: "asyncio.Task[None] | None" = None
+    _writing: bool = False
+    """A group is with the writer thread (the next one gathers meanwhile)."""
     _closed: bool = False
     _writer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="jifen-audit-writer")
@@ -90,6 +92,11 @@ class AuditCommitter:
         self, drafts: Sequence[DecisionDraft | PreparedDraft]
     ) -> list[StoredRecord]:
         """Commit ``drafts`` together and return their records, in order.
+
+        The unit is queued at once and the writer started if idle. Its outcome reaches the
+        caller in one step of the event loop after the commit: each step in between would
+        let newly arrived requests run their evaluation first, and a timeout wrapped around
+        a shielded future (``wait_for(shield(...))``) costs three such steps.
 
         Raises:
             AuditWriteError: the writer is shut down or its queue is full, the transaction
@@ -108,16 +115,15 @@ class AuditCommitter:
         unit.done.add_done_callback(_observed)
         self._queue.append(unit)
         self._queued += len(unit.drafts)
-        if self._drain is None or self._drain.done():
-            self._drain = loop.create_task(self._run())
+        if not self._writing:
+            self._submit(loop)
+        timer = loop.call_later(self.wait_s, self._expire, unit)
         try:
-            # shield: a caller that stops waiting must not cancel its unit's commit.
-            return await asyncio.wait_for(asyncio.shield(unit.done), self.wait_s)
-        except TimeoutError:
-            first = drafts[0].decision_id if drafts else "?"
-            raise AuditWriteError(
-                f"decision {first} was not confirmed by the audit writer within {self.wait_s:g} s"
-            ) from None
+            # A caller that stops waiting cancels only its future: the unit stays in its
+            # group and commits all the same.
+            return await unit.done
+        finally:
+            timer.cancel()
 
     def close(self) -> None:
         """Refuse new drafts, let the group on its way to disk finish, stop the writer."""
@@ -136,28 +142,64 @@ class AuditCommitter:
         self._queued -= size
         return units
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._queue:
-            units = self._take_group()
-            try:
-                outcomes = await loop.run_in_executor(self._writer, self._write, units)
-            except Exception as exc:  # never leave a caller waiting on a dead writer
-                log.exception("audit writer failed")
-                failure = AuditWriteError(f"the audit writer failed: {type(exc).__name__}")
-                outcomes = [_Outcome(error=failure) for _ in units]
-            answered = time.perf_counter()
-            for unit, outcome in zip(units, outcomes, strict=True):
-                if self.metrics is not None:
-                    self.metrics.audit_wait.observe(answered - unit.queued_at)
-                if unit.done.done():
-                    continue
-                if outcome.error is not None:
-                    unit.done.set_exception(outcome.error)
-                else:
-                    unit.done.set_result(outcome.records or [])
+    def _submit(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand everything queued (up to ``max_group`` records) to the writer thread."""
+        units = self._take_group()
+        self._writing = True
+        try:
+            self._writer.submit(self._write_and_answer, loop, units)
+        except RuntimeError:  # the writer is shut down: fail this group and all queued
+            self._writing = False
+            units += self._queue
+            self._queue.clear()
+            self._queued = 0
+            failure = AuditWriteError("the audit writer is shut down; the decision is withheld")
+            self._resolve(units, [_Outcome(error=failure) for _ in units])
+
+    def _expire(self, unit: _Unit) -> None:
+        if not unit.done.done():
+            first = unit.drafts[0].decision_id if unit.drafts else "?"
+            unit.done.set_exception(
+                AuditWriteError(
+                    f"decision {first} was not confirmed by the audit writer within "
+                    f"{self.wait_s:g} s"
+                )
+            )
+
+    def _answer(
+        self, loop: asyncio.AbstractEventLoop, units: list[_Unit], outcomes: list[_Outcome]
+    ) -> None:
+        """On the event loop: resolve the group's callers, then send the next group."""
+        self._resolve(units, outcomes)
+        self._writing = False
+        if self._queue:
+            self._submit(loop)
+
+    def _resolve(self, units: list[_Unit], outcomes: list[_Outcome]) -> None:
+        answered = time.perf_counter()
+        for unit, outcome in zip(units, outcomes, strict=True):
+            if self.metrics is not None:
+                self.metrics.audit_wait.observe(answered - unit.queued_at)
+            if unit.done.done():  # expired, or its caller gave up
+                continue
+            if outcome.error is not None:
+                unit.done.set_exception(outcome.error)
+            else:
+                unit.done.set_result(outcome.records or [])
 
     # --- writer thread ---------------------------------------------------------------------
+
+    def _write_and_answer(self, loop: asyncio.AbstractEventLoop, units: list[_Unit]) -> None:
+        try:
+            outcomes = self._write(units)
+        except Exception as exc:  # never leave a caller waiting on a dead writer
+            log.exception("audit writer failed")
+            failure = AuditWriteError(f"the audit writer failed: {type(exc).__name__}")
+            outcomes = [_Outcome(error=failure) for _ in units]
+        try:
+            loop.call_soon_threadsafe(self._answer, loop, units, outcomes)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            log.warning("audit group of %d units committed after its event loop closed", len(units))
 
     def _write(self, units: list[_Unit]) -> list[_Outcome]:
         start = time.perf_counter()

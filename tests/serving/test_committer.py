@@ -130,3 +130,34 @@ def test_a_full_queue_and_a_closed_writer_refuse_at_once(store: Store) -> None:
 
     asyncio.run(after_close())
     assert {r.decision_id for r in store.iter_records()} == {d.decision_id for d in drafts[:4]}
+
+
+def test_a_caller_that_gives_up_cancels_only_its_wait_and_its_record_commits(
+    store: Store,
+) -> None:
+    """A cancelled request (its client went away) leaves its unit in the group: it commits."""
+
+    class SlowStore(_CountingStore):
+        def append_many(self, drafts: list[DecisionDraft]) -> list[StoredRecord]:
+            time.sleep(0.2)
+            return super().append_many(drafts)
+
+    slow = SlowStore(store)
+    committer = AuditCommitter(slow, max_group=8, wait_s=5)  # type: ignore[arg-type]
+    drafts = [make_draft(i) for i in range(4)]
+
+    async def submit() -> list[object]:
+        first = asyncio.ensure_future(committer.append_async(drafts[:1]))
+        await asyncio.sleep(0.05)  # the first group is with the writer; the rest gather
+        rest = [asyncio.ensure_future(committer.append_async([d])) for d in drafts[1:]]
+        await asyncio.sleep(0)
+        rest[0].cancel()
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    first, cancelled, *others = asyncio.run(submit())
+    committer.close()
+    assert isinstance(cancelled, asyncio.CancelledError)
+    assert isinstance(first, list) and all(isinstance(o, list) for o in others)
+    assert slow.groups == [1, 3]  # the cancelled unit stayed in the second group
+    assert {r.decision_id for r in store.iter_records()} == {d.decision_id for d in drafts}
+    assert verify_rows(store.iter_rows()) == []
