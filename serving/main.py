@@ -1,6 +1,7 @@
 """The FastAPI app: wiring only. Build it with ``create_app()``; nothing happens at import."""
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -49,6 +50,8 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(settings.gil_switch_ms / 1000)  # process-wide (see the setting)
         services = open_services(settings, metrics)
         app.state.services = services
         # What start-up loaded (Feast, the model, pandas) lives as long as the process: keep
@@ -68,6 +71,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
                 app.fast_score = None
             gc.unfreeze()
             services.close()
+            sys.setswitchinterval(switch)
 
     app = JifenAPI(
         title="Jifen scoring service",

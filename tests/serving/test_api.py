@@ -4,6 +4,7 @@ Each test checks the status code and the message a client reads.
 """
 
 import json
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -174,6 +175,19 @@ def _metric(text: str, series: str) -> float:
         if line.startswith(series + " "):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def test_the_app_sets_the_gil_switch_interval_while_it_runs_and_restores_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JIFEN_GIL_SWITCH_MS holds from start-up to shut-down; the previous value comes back."""
+    monkeypatch.setenv("JIFEN_GIL_SWITCH_MS", "2.5")
+    before = sys.getswitchinterval()
+    settings = load_settings(data_dir=tmp_path, bundle_dir=tmp_path / "models")
+    with TestClient(create_app(settings)) as test_client:
+        assert test_client.get("/health").status_code == 200
+        assert sys.getswitchinterval() == pytest.approx(0.0025)
+    assert sys.getswitchinterval() == before
 
 
 def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
