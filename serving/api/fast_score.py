@@ -179,7 +179,7 @@ class FastScore:
     ) -> int:
         services = self.services
         model = services.model.require()
-        (outcome,) = await services.decisions.score(model, [application], caller, start)
+        outcome = await services.coalescer.score(model, application, caller, start)
         if isinstance(outcome, JifenError):
             return await self._error(scope, receive, send, outcome)
         await FastJSONResponse(outcome)(scope, receive, send)

@@ -103,27 +103,61 @@ class AuditCommitter:
                 failed, or it did not finish within the wait.
 
         """
+        (outcome,) = await self.append_each([drafts])
+        if isinstance(outcome, AuditWriteError):
+            raise outcome
+        return outcome
+
+    async def append_each(
+        self, units: Sequence[Sequence[DecisionDraft | PreparedDraft]]
+    ) -> list[list[StoredRecord] | AuditWriteError]:
+        """Commit each unit of drafts on its own (all of a unit or none), queued together.
+
+        Units queued together usually share one transaction; if it fails they are retried
+        one by one, so a unit that cannot be recorded withholds only its own decisions.
+
+        Returns:
+            Per unit, in order: its records, or why they were not recorded (the writer is
+            shut down or its queue is full, the transaction failed, or the wait ran out).
+
+        """
+        loop = asyncio.get_running_loop()
+        queued: list[_Unit | AuditWriteError] = [self._enqueue(loop, u) for u in units]
+        if not self._writing and self._queue:
+            self._submit(loop)
+        waiting = [u for u in queued if isinstance(u, _Unit)]
+        timer = loop.call_later(self.wait_s, self._expire, waiting)
+        outcomes: list[list[StoredRecord] | AuditWriteError] = []
+        try:
+            # A caller that stops waiting cancels only its futures: the units stay in
+            # their group and commit all the same.
+            for unit in queued:
+                if isinstance(unit, AuditWriteError):
+                    outcomes.append(unit)
+                    continue
+                try:
+                    outcomes.append(await unit.done)
+                except AuditWriteError as exc:
+                    outcomes.append(exc)
+        finally:
+            timer.cancel()
+        return outcomes
+
+    def _enqueue(
+        self, loop: asyncio.AbstractEventLoop, drafts: Sequence[DecisionDraft | PreparedDraft]
+    ) -> "_Unit | AuditWriteError":
         if self._closed:
-            raise AuditWriteError("the audit writer is shut down; the decision is withheld")
+            return AuditWriteError("the audit writer is shut down; the decision is withheld")
         if self._queued and self._queued + len(drafts) > self.max_queued:
-            raise AuditWriteError(
+            return AuditWriteError(
                 f"the audit writer has {self._queued} records waiting for the disk; "
                 "the decision is withheld"
             )
-        loop = asyncio.get_running_loop()
         unit = _Unit(list(drafts), loop.create_future(), time.perf_counter())
         unit.done.add_done_callback(_observed)
         self._queue.append(unit)
         self._queued += len(unit.drafts)
-        if not self._writing:
-            self._submit(loop)
-        timer = loop.call_later(self.wait_s, self._expire, unit)
-        try:
-            # A caller that stops waiting cancels only its future: the unit stays in its
-            # group and commits all the same.
-            return await unit.done
-        finally:
-            timer.cancel()
+        return unit
 
     def close(self) -> None:
         """Refuse new drafts, let the group on its way to disk finish, stop the writer."""
@@ -156,15 +190,16 @@ class AuditCommitter:
             failure = AuditWriteError("the audit writer is shut down; the decision is withheld")
             self._resolve(units, [_Outcome(error=failure) for _ in units])
 
-    def _expire(self, unit: _Unit) -> None:
-        if not unit.done.done():
-            first = unit.drafts[0].decision_id if unit.drafts else "?"
-            unit.done.set_exception(
-                AuditWriteError(
-                    f"decision {first} was not confirmed by the audit writer within "
-                    f"{self.wait_s:g} s"
+    def _expire(self, units: list[_Unit]) -> None:
+        for unit in units:
+            if not unit.done.done():
+                first = unit.drafts[0].decision_id if unit.drafts else "?"
+                unit.done.set_exception(
+                    AuditWriteError(
+                        f"decision {first} was not confirmed by the audit writer within "
+                        f"{self.wait_s:g} s"
+                    )
                 )
-            )
 
     def _answer(
         self, loop: asyncio.AbstractEventLoop, units: list[_Unit], outcomes: list[_Outcome]

@@ -104,6 +104,9 @@ class ServingSettings(BaseSettings):
     worker_threads: int = Field(4, ge=1, le=256)
     """Threads that run blocking route code (FastAPI's pool). Few: scoring is CPU work under
     one GIL, and more threads only add switching; waits for the audit commit do not hold one."""
+    score_block_max: int = Field(16, ge=1, le=256)
+    """Most single applications scored as one block when they reach a worker in the same
+    turn of its event loop (``serving.core.coalescer``); 1 scores each on its own."""
     gil_switch_ms: float = Field(1.0, gt=0, le=100)
     """How long a thread that wants the GIL waits before the running one must hand it over
     (``sys.setswitchinterval``; Python's default is 5 ms). The audit writer thread needs the

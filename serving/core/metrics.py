@@ -82,6 +82,13 @@ class Metrics:
             "Decisions withheld because their audit record did not commit.",
             registry=self.registry,
         )
+        self.score_block = Histogram(
+            "jifen_score_block_applications",
+            "Single applications scored together in one block (those that reached a worker "
+            "in the same turn of its event loop).",
+            buckets=GROUP_BUCKETS,
+            registry=self.registry,
+        )
         self.audit_wait = Histogram(
             "jifen_audit_wait_seconds",
             "Time a request waited for its audit records, from hand-over to the writer's "

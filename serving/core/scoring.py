@@ -132,7 +132,7 @@ class DecisionService:
         caller: Caller,
         received: float,
     ) -> list[JsonDict | JifenError]:
-        """Score ``requests`` and record every scored one before returning.
+        """Score ``requests`` and record every scored one, all in one unit, before returning.
 
         The store read and the arithmetic run in a worker thread, except for one
         application on a local store, which runs on the event loop; the wait for the audit
@@ -153,29 +153,85 @@ class DecisionService:
             AuditWriteError: the records did not commit (no decision is returned).
 
         """
-        if self.source.local and len(requests) == 1:
-            # About a millisecond of CPU under the GIL either way: a hop to a thread would
-            # add its own cost and contend with the event loop for the GIL.
-            block = self.prepare(model, requests, caller)
-        else:
-            block = await to_thread.run_sync(self.prepare, model, requests, caller)
+        inline = self.source.local and len(requests) == 1
+        # About a millisecond of CPU under the GIL either way: a hop to a thread would add
+        # its own cost and contend with the event loop for the GIL.
+        block = await self._prepared(model, requests, [caller] * len(requests), inline)
         # record: every decision of the block in one transaction, before any result leaves.
         try:
             records = await self.committer.append_async(block.drafts) if block.drafts else []
         except AuditWriteError:
             self.metrics.audit_write_failures.inc(len(block.drafts))
             raise
-        server_ms = (time.perf_counter() - received) * 1000
+        return self._results(model, block, records, [received] * len(requests))
+
+    async def score_each(
+        self,
+        model: ServedModel,
+        requests: Sequence[ScoreRequest],
+        callers: Sequence[Caller],
+        received: Sequence[float],
+    ) -> list[JsonDict | JifenError]:
+        """Score separate requests as one block; each decision is recorded on its own.
+
+        For applications that arrived apart and were gathered only to share the block's
+        store read, ONNX run and TreeSHAP run (``serving.core.coalescer``): a record that
+        does not commit withholds its own decision (an ``AuditWriteError`` in its place),
+        not its neighbours'. On a local store the block runs on the event loop (the
+        gatherer bounds its size). The outputs are those each would get alone: evaluation
+        is row by row, to the bit, whatever the block.
+
+        Raises:
+            FeatureStoreUnavailableError: the store cannot be read (nothing is scored).
+
+        """
+        block = await self._prepared(model, requests, callers, self.source.local)
+        committed = (
+            await self.committer.append_each([[d] for d in block.drafts]) if block.drafts else []
+        )
+        records: list[StoredRecord | AuditWriteError] = []
+        for got in committed:
+            if isinstance(got, AuditWriteError):
+                self.metrics.audit_write_failures.inc()
+                records.append(got)
+            else:
+                records.append(got[0])
+        return self._results(model, block, records, received)
+
+    async def _prepared(
+        self,
+        model: ServedModel,
+        requests: Sequence[ScoreRequest],
+        callers: Sequence[Caller],
+        inline: bool,
+    ) -> "Prepared":
+        if inline:
+            return self.prepare(model, requests, callers)
+        return await to_thread.run_sync(self.prepare, model, requests, callers)
+
+    def _results(
+        self,
+        model: ServedModel,
+        block: "Prepared",
+        records: Sequence[StoredRecord | AuditWriteError],
+        received: Sequence[float],
+    ) -> list[JsonDict | JifenError]:
+        """Build each recorded decision's result (``server_ms`` from its own receipt)."""
+        now = time.perf_counter()
         outcomes = list(block.outcomes)
         for (i, request, inputs), evaluation, record in zip(
             block.ready, block.evaluations, records, strict=True
         ):
+            if isinstance(record, AuditWriteError):
+                outcomes[i] = record
+                continue
             self.metrics.decisions.labels(evaluation.outcome).inc()
+            server_ms = (now - received[i]) * 1000
             outcomes[i] = result_json(record, request, evaluation, model, inputs.as_of, server_ms)
         return outcomes
 
     def prepare(
-        self, model: ServedModel, requests: Sequence[ScoreRequest], caller: Caller
+        self, model: ServedModel, requests: Sequence[ScoreRequest], callers: Sequence[Caller]
     ) -> "Prepared":
         """Fetch, assemble and evaluate a block of applications, and draft their records."""
         received_at = datetime.now(UTC)
@@ -211,8 +267,8 @@ class DecisionService:
         )
         # draft: written here, where its data is still in cache; the writer only seals.
         drafts = [
-            prepare_draft(self._draft(request, inputs, evaluation, model, caller))
-            for (_, request, inputs), evaluation in zip(ready, evaluations, strict=True)
+            prepare_draft(self._draft(request, inputs, evaluation, model, callers[i]))
+            for (i, request, inputs), evaluation in zip(ready, evaluations, strict=True)
         ]
         return Prepared(outcomes, ready, evaluations, drafts)
 

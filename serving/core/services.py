@@ -7,6 +7,7 @@ from typing import Final
 
 from features.definitions.model import Group, load_feature_set
 from serving.config import load_config_file
+from serving.core.coalescer import ScoreCoalescer
 from serving.core.committer import AuditCommitter
 from serving.core.config import ServingSettings
 from serving.core.db import Store, open_store
@@ -69,6 +70,8 @@ class Services:
     features: FeatureSource
     committer: AuditCommitter
     decisions: DecisionService
+    coalescer: ScoreCoalescer
+    """Single applications go through it (``POST /v1/score``), batches do not."""
 
     def readiness(self) -> Readiness:
         """Check every dependency a score needs; name the ones that fail."""
@@ -125,4 +128,7 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
         features.description,
         model.problem or model.require().model_version,
     )
-    return Services(settings, store, keys, model, metrics, features, committer, decisions)
+    coalescer = ScoreCoalescer(decisions, metrics, settings.score_block_max)
+    return Services(
+        settings, store, keys, model, metrics, features, committer, decisions, coalescer
+    )

@@ -161,3 +161,26 @@ def test_a_caller_that_gives_up_cancels_only_its_wait_and_its_record_commits(
     assert slow.groups == [1, 3]  # the cancelled unit stayed in the second group
     assert {r.decision_id for r in store.iter_records()} == {d.decision_id for d in drafts}
     assert verify_rows(store.iter_rows()) == []
+
+
+def test_units_queued_together_commit_each_on_its_own(store: Store) -> None:
+    """append_each: one call, three units; the unsealable one fails alone, in its place."""
+    counting = _CountingStore(store)
+    committer = AuditCommitter(counting, max_group=64, wait_s=10)  # type: ignore[arg-type]
+    good = [make_draft(i) for i in range(3)]
+    bad = make_draft(9).model_copy(update={"outputs": {"pd": float("inf")}})
+
+    async def submit() -> list[list[StoredRecord] | AuditWriteError]:
+        return await committer.append_each([[good[0]], [bad], [good[1], good[2]]])
+
+    first, failed, pair = asyncio.run(submit())
+    committer.close()
+    assert isinstance(failed, AuditWriteError) and bad.decision_id in str(failed)
+    assert isinstance(first, list) and [r.decision_id for r in first] == [good[0].decision_id]
+    assert isinstance(pair, list) and [r.decision_id for r in pair] == [
+        good[1].decision_id,
+        good[2].decision_id,
+    ]
+    assert counting.groups[0] == 4  # tried together first, then unit by unit
+    assert {r.decision_id for r in store.iter_records()} == {d.decision_id for d in good}
+    assert verify_rows(store.iter_rows()) == []

@@ -48,7 +48,7 @@ async def score(
     """Score one application, record the decision in the audit log, then return it."""
     received = time.perf_counter()
     model = services.model.require()
-    (outcome,) = await services.decisions.score(model, [application], caller, received)
+    outcome = await services.coalescer.score(model, application, caller, received)
     if isinstance(outcome, JifenError):
         raise outcome
     return FastJSONResponse(outcome)
