@@ -14,8 +14,9 @@ Steps (each bounded in time):
    connections; then an open loop (wrk2 style) at each of ``--rates`` req/s, latency
    measured from each request's intended send time, which is what the p99 target is judged
    on (at the highest rate), beside the service's own ``server_ms`` from the responses
-   (receipt to audit record on disk), so a tail outside the service shows as the gap; the
-   CPU capacity the machine gave, before and after;
+   (receipt to audit record on disk), so a tail outside the service shows as the gap, and
+   the audit path's share from ``/metrics`` (each request's wait for its records, records
+   per commit); the CPU capacity the machine gave, before and after;
 4. the peer: ``mlflow models serve --env-manager local`` with the same model, prediction
    only (``/invocations`` with one application per request), same load;
 5. TreeSHAP time per row of the served booster (one row per call, and in a block);
@@ -605,11 +606,57 @@ def open_loop(
     wrk_rate_script(script, "/v1/score", bodies, {**headers, "Content-Type": "application/json"})
     label = f"{name}, open loop {rate:g} req/s"
     split_before, cpu_before = worker_cpu(pid), server_cpu(pid)
+    audit_before = audit_histograms(url)
     result = run_wrk_rate(label, url, script, args.duration, args.rate_connections, rate)
     cpu_ms = (server_cpu(pid) - cpu_before) * 1000 / max(result.requests, 1)
     result.note += f"; server CPU {cpu_ms:.1f} ms/request"
     result.note += f"; {cpu_split(pid, split_before)}"
+    result.note += audit_note(audit_before, audit_histograms(url))
     return result
+
+
+AUDIT_HISTOGRAMS = ("jifen_audit_wait_seconds", "jifen_audit_group_records")
+
+
+def audit_histograms(url: str) -> dict[str, dict[str, float]]:
+    """The audit path's histograms from the server's /metrics: bucket counts, count and sum."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    found: dict[str, dict[str, float]] = {name: {} for name in AUDIT_HISTOGRAMS}
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            for name in AUDIT_HISTOGRAMS:
+                if sample.name == f"{name}_bucket":
+                    found[name][sample.labels["le"]] = sample.value
+                elif sample.name in (f"{name}_count", f"{name}_sum"):
+                    found[name][sample.name.removeprefix(name)] = sample.value
+    return found
+
+
+def _bucket_quantile(before: dict[str, float], after: dict[str, float], q: float) -> float:
+    """The upper bound of the bucket that holds quantile ``q`` of what was observed between."""
+    total = after.get("_count", 0.0) - before.get("_count", 0.0)
+    bounds = sorted((float(le), le) for le in after if not le.startswith("_"))
+    for bound, le in bounds:
+        if after[le] - before.get(le, 0.0) >= q * total:
+            return bound
+    return float("inf")
+
+
+def audit_note(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> str:
+    """What the run's requests waited for their audit records, and records per transaction."""
+    wait_b, wait_a = before["jifen_audit_wait_seconds"], after["jifen_audit_wait_seconds"]
+    group_b, group_a = before["jifen_audit_group_records"], after["jifen_audit_group_records"]
+    groups = group_a.get("_count", 0.0) - group_b.get("_count", 0.0)
+    if not groups:
+        return ""
+    records = group_a.get("_sum", 0.0) - group_b.get("_sum", 0.0)
+    p50, p99 = (1000 * _bucket_quantile(wait_b, wait_a, q) for q in (0.5, 0.99))
+    return (
+        f"; audit wait p50 <= {p50:g} ms, p99 <= {p99:g} ms (histogram buckets), "
+        f"{records / groups:.2f} records per commit"
+    )
 
 
 def peer_bodies_for(n: int, columns: list[str]) -> list[str]:
