@@ -234,7 +234,9 @@ class AuditCommitter:
         try:
             loop.call_soon_threadsafe(self._answer, loop, units, outcomes)
         except RuntimeError:  # the loop is closed: nobody is waiting any more
-            log.warning("audit group of %d units committed after its event loop closed", len(units))
+            log.warning(
+                "an audit group of %d units finished after its event loop closed", len(units)
+            )
 
     def _write(self, units: list[_Unit]) -> list[_Outcome]:
         start = time.perf_counter()
