@@ -42,8 +42,8 @@ def test_applications_arriving_together_share_a_block_and_get_their_lone_results
     tmp_path: Path, trained_bundles: TrainedBundles, feature_repo: FeatureRepo
 ) -> None:
     """Six requests in one turn of the loop: fewer blocks than requests, an unknown firm's
-    404 beside five scores, each result the same as the application scored alone, and
-    every decision its own record in an intact chain."""
+    404 beside five scores, each result the same as the application scored alone, every
+    decision its own record in an intact chain, and each replay identical."""
     app = create_app(scoring_settings(tmp_path, trained_bundles.root, feature_repo.path))
     bodies = [application_body(code) for code in feature_repo.credit_codes[:5]]
     bodies.insert(2, UNKNOWN_FIRM_BODY)
@@ -53,6 +53,7 @@ def test_applications_arriving_together_share_a_block_and_get_their_lone_results
             services: Services = app.state.services
             key, _ = services.keys.create(Role.SCORER, "coalescer test")
             headers = {"Authorization": f"Bearer {key}"}
+            auditor, _ = services.keys.create(Role.AUDITOR, "coalescer test")
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://jifen") as client:
                 # One request first: the key is then cached and nothing else awaits a thread.
@@ -66,8 +67,16 @@ def test_applications_arriving_together_share_a_block_and_get_their_lone_results
                 problems = verify_rows(services.store.iter_rows())
                 assert problems == [], problems
                 for response in together:
-                    if response.status_code == 200:
-                        services.store.get(response.json()["decision_id"])  # recorded
+                    if response.status_code != 200:
+                        continue
+                    # Recorded, and a replay (one application, alone) gives it back exactly.
+                    decision = response.json()["decision_id"]
+                    services.store.get(decision)
+                    replay = await client.post(
+                        f"/v1/decisions/{decision}/replay",
+                        headers={"Authorization": f"Bearer {auditor}"},
+                    )
+                    assert replay.status_code == 200 and replay.json()["identical"] is True
         return together, alone, (after[0] - before[0], after[1] - before[1])
 
     together, alone, (blocks, applications) = asyncio.run(run())
