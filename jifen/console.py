@@ -31,6 +31,12 @@ def make_progress(*, transient: bool = False) -> Progress:
     )
 
 
+QUIETED: dict[str, int] = {"feast.infra.registry.registry": logging.WARNING}
+"""Loggers held above INFO unless DEBUG is asked for: Feast's file registry logs "Registry
+cache expired, so refreshing" on every first load, which is not an expiry (47 lines in
+one ``make run``)."""
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Configure root logging once, from a CLI entry point or the app lifespan."""
     logging.basicConfig(
@@ -39,3 +45,6 @@ def configure_logging(level: str = "INFO") -> None:
         handlers=[RichHandler(console=console, show_path=False)],
         force=True,
     )
+    debug = logging.getLogger().getEffectiveLevel() <= logging.DEBUG
+    for name, floor in QUIETED.items():
+        logging.getLogger(name).setLevel(logging.NOTSET if debug else floor)
