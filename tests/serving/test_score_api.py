@@ -9,6 +9,7 @@ import json
 import shutil
 import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -381,6 +382,52 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def test_a_redis_online_store_gives_the_same_decisions_as_sqlite(
+    tmp_path: Path,
+    trained_bundles: TrainedBundles,
+    feature_repo: FeatureRepo,
+    world: TestClient,
+    scorer: dict[str, str],
+) -> None:
+    """The production online store (real Redis) serves the same firms to the same results.
+
+    On Redis the block's store read runs in a worker thread (the SQLite world scores on
+    the event loop), so this also covers that path.
+    """
+    import redis
+
+    from features.store.config import open_store
+    from features.store.materialize import materialize_snapshot
+
+    project = f"jifen_test_{uuid.uuid4().hex[:12]}"
+    repo = tmp_path / "feast-redis"
+    repo.mkdir()
+    shutil.copy(feature_repo.path / "entity_features.parquet", repo / "entity_features.parquet")
+    store_settings = load_store_settings(online="redis", project=project)
+    client = redis.Redis.from_url(store_settings.redis_url)
+    try:
+        materialize_snapshot(open_store(store_settings, repo), repo)
+        settings = scoring_settings(tmp_path, trained_bundles.root, repo)
+        with TestClient(create_app(settings)) as on_redis:
+            headers = _auth(on_redis, Role.SCORER)
+            assert on_redis.get("/ready").json()["ready"] is True
+            for code in feature_repo.credit_codes[:3]:
+                got = _score(on_redis, headers, application_body(code))
+                want = _score(world, scorer, application_body(code))
+                assert got.status_code == want.status_code == 200
+                volatile = {"decision_id", "scored_at", "server_ms", "request_id"}
+                assert {k: v for k, v in got.json().items() if k not in volatile} == {
+                    k: v for k, v in want.json().items() if k not in volatile
+                }
+            assert _services(on_redis).store.count() == 3
+    finally:
+        suffix = project.encode()
+        for key in client.scan_iter(count=1000):
+            if key.endswith(suffix):
+                client.delete(key)
+        client.close()
 
 
 def test_score_returns_503_and_records_nothing_when_the_feature_store_is_unreachable(
