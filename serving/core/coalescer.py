@@ -80,11 +80,13 @@ class ScoreCoalescer:
         self._scheduled = False
         pending, self._pending = self._pending, []
         while pending:
-            # One model per block: a reload between two arrivals splits them.
+            # One model per block (a reload between two arrivals splits them), in order.
             model = pending[0].model
-            block = [w for w in pending if w.model is model][: self.max_block]
-            taken = {id(w) for w in block}
-            pending = [w for w in pending if id(w) not in taken]
+            block: list[_Waiting] = []
+            rest: list[_Waiting] = []
+            for w in pending:
+                (block if w.model is model and len(block) < self.max_block else rest).append(w)
+            pending = rest
             task = asyncio.get_running_loop().create_task(self._score(model, block))
             self._blocks.add(task)
             task.add_done_callback(self._blocks.discard)
