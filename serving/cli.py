@@ -54,47 +54,75 @@ def _open_store(dsn: str | None) -> "Store":
 def audit_verify(
     dsn: DsnOption = None,
     anchor: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="SEQUENCE:HASH noted earlier with 'jifen audit head'; also catches a "
-            "truncated or rewritten tail."
+            help="LANE:SEQUENCE:HASH noted earlier with 'jifen audit head' (repeat for each "
+            "lane; SEQUENCE:HASH means lane 0); also catches a truncated or rewritten tail."
         ),
     ] = None,
     show: Annotated[int, typer.Option(min=1, help="Show at most this many problems.")] = 50,
 ) -> None:
-    """Walk the hash chain and name every altered, removed or reordered record.
+    """Walk every lane's hash chain and name every altered, removed or reordered record.
 
-    Exits with code 1 when any record fails, 2 when the database cannot be read.
+    Exits with code 1 when any record or lane fails, 2 when the database cannot be read.
     """
-    from serving.core.audit import Anchor, ChainVerifier
+    from serving.core.audit import Anchor, ChainProblem, ChainVerifier
+    from serving.errors import StoreUnavailableError
 
-    verifier = ChainVerifier(anchor=Anchor.parse(anchor) if anchor else None)
+    anchors = {a.lane: a for a in map(Anchor.parse, anchor or [])}
     store = _open_store(dsn)
     try:
-        total = store.count()
+        lane_problems = store.lane_problems()
+        verifiers: list[ChainVerifier] = []
+        counts: dict[int, int] = {}
+        for lane in store.lanes():
+            try:
+                counts[lane] = store.count(lane)
+            except StoreUnavailableError:
+                continue  # named by lane_problems
+            verifiers.append(ChainVerifier(anchor=anchors.pop(lane, None), lane=lane))
+        problems: list[ChainProblem] = []
         with make_progress(transient=True) as progress:
-            task = progress.add_task("verifying audit chain", total=total)
-            for row in store.iter_rows():
-                verifier.check(row)
-                if verifier.checked % _PROGRESS_STEP == 0:
-                    progress.update(task, completed=verifier.checked)
-            progress.update(task, completed=verifier.checked)
-        problems = verifier.finish()
+            task = progress.add_task("verifying audit chain", total=sum(counts.values()))
+            done = 0
+            for verifier in verifiers:
+                for row in store.iter_rows(lane=verifier.lane):
+                    verifier.check(row)
+                    done += 1
+                    if done % _PROGRESS_STEP == 0:
+                        progress.update(task, completed=done)
+                problems.extend(verifier.finish())
+            progress.update(task, completed=done)
+        lane_problems += [f"lane {n}: anchored but not in the log" for n in sorted(anchors)]
     finally:
         store.close()
-    head = verifier.head
-    if not problems:
-        where = f"head #{head.sequence} {head.hash}" if head else "empty log"
-        console.print(f"[bold green]audit chain intact[/]: {verifier.checked} records, {where}")
+    checked = sum(v.checked for v in verifiers)
+    if not problems and not lane_problems:
+        heads = "; ".join(
+            f"lane {v.lane} head #{v.head.sequence} {v.head.hash}"
+            for v in verifiers
+            if v.head is not None
+        )
+        console.print(
+            f"[bold green]audit chain intact[/]: {checked} records in {len(verifiers)} "
+            f"lane(s); {heads or 'empty log'}"
+        )
         return
-    table = Table("sequence", "decision_id", "problem", "detail", title="Audit chain problems")
+    table = Table("record", "decision_id", "problem", "detail", title="Audit chain problems")
+    for text in lane_problems:
+        table.add_row("-", "-", "lane", text)
     for problem in problems[:show]:
-        table.add_row(str(problem.sequence), problem.decision_id, problem.kind, problem.detail)
+        where = (
+            f"#{problem.sequence}"
+            if problem.lane == 0
+            else f"lane {problem.lane} #{problem.sequence}"
+        )
+        table.add_row(where, problem.decision_id, problem.kind, problem.detail)
     console.print(table)
     hidden = f" ({len(problems) - show} not shown)" if len(problems) > show else ""
     console.print(
-        f"[bold red]audit chain broken[/]: {len(problems)} problem(s){hidden} "
-        f"in {verifier.checked} records of {store.description}"
+        f"[bold red]audit chain broken[/]: {len(problems) + len(lane_problems)} problem(s)"
+        f"{hidden} in {checked} records of {store.description}"
     )
     raise typer.Exit(code=1)
 
@@ -102,16 +130,20 @@ def audit_verify(
 @audit_app.command("head")
 @friendly_errors
 def audit_head(dsn: DsnOption = None) -> None:
-    """Print SEQUENCE:HASH of the last record, to keep outside the database as an anchor."""
+    """Print LANE:SEQUENCE:HASH of each lane's last record, to keep outside the database."""
+    from serving.core.audit import Anchor
+
     store = _open_store(dsn)
     try:
-        head = store.head()
+        heads = [store.head(lane) for lane in store.lanes()]
     finally:
         store.close()
-    if head is None:
+    anchors = [Anchor(h.sequence, h.hash, h.lane) for h in heads if h is not None]
+    if not anchors:
         console.print("the audit log is empty")
         return
-    typer.echo(f"{head.sequence}:{head.hash}")
+    for each in anchors:
+        typer.echo(str(each))
 
 
 @keys_app.command("create")

@@ -192,6 +192,9 @@ class StoredRecord(DecisionDraft):
     """A sealed audit record: the draft plus its place in the hash chain."""
 
     format: Literal["jifen-audit/1", "jifen-audit/2"] = AUDIT_FORMAT
+    lane: int = Field(default=0, ge=0)
+    """The chain (one per writing process) the record is stored in; bound by the chain's
+    first link, not sealed in the body."""
     sequence: int = Field(ge=1)
     recorded_at: UtcTime
     prev_hash: Sha256Hex

@@ -23,6 +23,13 @@ only in how numbers are spelled:
 
 The verifier reads both; a record is checked against the format sealed in it.
 
+A log is one or more chains, called lanes: each process that writes decisions owns a lane
+for as long as it runs (on SQLite, a file of its own; see ``serving.core.db``), so writers
+never wait for each other's transactions. Each lane is a chain as above, numbered from 1;
+lane 0's first ``prev_hash`` is 64 zeros (logs written before lanes existed are lane 0),
+lane *k*'s is ``sha256("jifen-audit lane k")``, so a record moved into another lane breaks
+that lane's chain. The lane is where a record is stored, not part of its sealed body.
+
 Persistence (SQLite, PostgreSQL) lives in ``serving.core.db``; this module is pure.
 """
 
@@ -42,7 +49,7 @@ from serving.errors import AuditIntegrityError, AuditWriteError
 from serving.schemas import AUDIT_FORMAT, AUDIT_FORMATS, DecisionDraft, StoredRecord, utc_iso
 
 GENESIS_HASH: Final = "0" * 64
-"""The ``prev_hash`` of the first record."""
+"""The ``prev_hash`` of the first record of lane 0."""
 _REQUIRED: Final = ("sequence", "decision_id", "prev_hash")
 
 ProblemKind = Literal["altered", "removed", "reordered", "broken_link", "anchor_mismatch"]
@@ -114,6 +121,13 @@ def body_hash(body_text: str) -> str:
     return hashlib.sha256(body_text.encode("utf-8")).hexdigest()
 
 
+def genesis_hash(lane: int) -> str:
+    """Return the ``prev_hash`` of the first record of ``lane``."""
+    if lane == 0:
+        return GENESIS_HASH
+    return hashlib.sha256(f"jifen-audit lane {lane}".encode()).hexdigest()
+
+
 def new_decision_id() -> str:
     """Return a fresh, unguessable decision id."""
     return f"dec_{uuid.uuid4().hex}"
@@ -128,6 +142,8 @@ class AuditRow:
     prev_hash: str
     hash: str
     body: str
+    lane: int = 0
+    """The chain the row is stored in."""
 
 
 @dataclass(frozen=True)
@@ -180,8 +196,9 @@ def seal(
     sequence: int,
     prev_hash: str,
     recorded_at: datetime,
+    lane: int = 0,
 ) -> tuple[StoredRecord, AuditRow]:
-    """Seal ``draft`` as record ``sequence`` of the chain, linked to ``prev_hash``."""
+    """Seal ``draft`` as record ``sequence`` of ``lane``'s chain, linked to ``prev_hash``."""
     prepared = prepare_draft(draft)
     chain = canonical_json(
         {"prev_hash": prev_hash, "recorded_at": utc_iso(recorded_at), "sequence": sequence}
@@ -193,22 +210,30 @@ def seal(
     record = StoredRecord.model_construct(
         **dict(prepared.draft),
         format=AUDIT_FORMAT,
+        lane=lane,
         sequence=sequence,
         recorded_at=recorded_at,
         prev_hash=prev_hash,
         hash=digest,
     )
-    return record, AuditRow(sequence, prepared.decision_id, prev_hash, digest, text)
+    return record, AuditRow(sequence, prepared.decision_id, prev_hash, digest, text, lane)
 
 
 def record_from_row(row: AuditRow) -> StoredRecord:
     """Parse a stored row back into a record (the hash is not checked here)."""
     try:
-        return StoredRecord.model_validate({**json.loads(row.body), "hash": row.hash})
+        return StoredRecord.model_validate(
+            {**json.loads(row.body), "hash": row.hash, "lane": row.lane}
+        )
     except (ValueError, ValidationError) as exc:
         raise AuditIntegrityError(
-            f"audit record #{row.sequence} ({row.decision_id}) cannot be read: {exc}"
+            f"audit record {_where(row.lane, row.sequence)} ({row.decision_id}) "
+            f"cannot be read: {exc}"
         ) from exc
+
+
+def _where(lane: int, sequence: int) -> str:
+    return f"#{sequence}" if lane == 0 else f"lane {lane} #{sequence}"
 
 
 def _format_of(body: object) -> str:
@@ -248,25 +273,36 @@ class ChainProblem:
     decision_id: str
     kind: ProblemKind
     detail: str
+    lane: int = 0
 
     def __str__(self) -> str:
-        return f"#{self.sequence} ({self.decision_id}): {self.kind}: {self.detail}"
+        where = _where(self.lane, self.sequence)
+        return f"{where} ({self.decision_id}): {self.kind}: {self.detail}"
 
 
 @dataclass(frozen=True)
 class Anchor:
-    """A (sequence, hash) pair kept outside the database, e.g. printed by ``audit head``."""
+    """A lane's (sequence, hash) kept outside the database, e.g. printed by ``audit head``."""
 
     sequence: int
     hash: str
+    lane: int = 0
 
     @classmethod
     def parse(cls, text: str) -> "Anchor":
-        """Read ``SEQUENCE:HASH``."""
-        seq, _, digest = text.partition(":")
-        if not seq.isdigit() or len(digest) != 64:
-            raise AuditIntegrityError(f"anchor must look like SEQUENCE:SHA256HEX; got {text!r}")
-        return cls(int(seq), digest.lower())
+        """Read ``LANE:SEQUENCE:HASH``, or ``SEQUENCE:HASH`` for lane 0."""
+        parts = text.split(":")
+        if len(parts) == 2:
+            parts.insert(0, "0")
+        if len(parts) != 3 or not all(p.isdigit() for p in parts[:2]) or len(parts[2]) != 64:
+            raise AuditIntegrityError(
+                f"anchor must look like LANE:SEQUENCE:SHA256HEX (or SEQUENCE:SHA256HEX for "
+                f"lane 0); got {text!r}"
+            )
+        return cls(int(parts[1]), parts[2].lower(), int(parts[0]))
+
+    def __str__(self) -> str:
+        return f"{self.lane}:{self.sequence}:{self.hash}"
 
 
 @dataclass(frozen=True)
@@ -285,16 +321,22 @@ class ChainVerifier:
     when it is stored at another sequence than the one sealed in it; a *broken link* when
     its ``prev_hash`` is not the hash of the record sealed just before it (e.g. that
     record was rewritten and re-hashed). Links are matched by sealed sequence, so a swap
-    names the two swapped records and not their neighbours.
+    names the two swapped records and not their neighbours. One verifier checks one lane.
     """
 
     anchor: Anchor | None = None
+    lane: int = 0
     checked: int = 0
     problems: list[ChainProblem] = field(default_factory=list)
     head: AuditRow | None = None
     _expected: int = 1
-    _hash_of: dict[int, str] = field(default_factory=lambda: {0: GENESIS_HASH})
+    _hash_of: dict[int, str] = field(default_factory=dict)
     _waiting: dict[int, list[_Waiting]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.anchor is not None and self.anchor.lane != self.lane:
+            raise ValueError(f"anchor of lane {self.anchor.lane} given to lane {self.lane}")
+        self._hash_of.setdefault(0, genesis_hash(self.lane))
 
     def check(self, row: AuditRow) -> None:
         """Check the next stored row."""
@@ -323,6 +365,7 @@ class ChainVerifier:
                         "broken_link",
                         f"prev_hash {w.prev_hash[:16]}… is not the hash of any record "
                         f"sealed as #{needed}",
+                        self.lane,
                     )
                 )
         self._waiting.clear()
@@ -334,13 +377,14 @@ class ChainVerifier:
                     "?",
                     "removed",
                     f"the anchored record is missing; the log ends at #{last} (truncated)",
+                    self.lane,
                 )
             )
         self.problems.sort(key=lambda p: p.sequence)
         return self.problems
 
     def _add(self, row: AuditRow, kind: ProblemKind, detail: str) -> None:
-        self.problems.append(ChainProblem(row.sequence, row.decision_id, kind, detail))
+        self.problems.append(ChainProblem(row.sequence, row.decision_id, kind, detail, self.lane))
 
     def _check_position(self, row: AuditRow) -> bool:
         if row.sequence == self._expected:
@@ -403,6 +447,7 @@ class ChainVerifier:
                         w.decision_id,
                         "broken_link",
                         f"prev_hash {w.prev_hash[:16]}… is not the hash of #{sealed_seq}",
+                        self.lane,
                     )
                 )
         # Only recent hashes can still be needed by a reordered neighbour.
@@ -418,14 +463,20 @@ class AuditRows(Protocol):
         """Return the number of stored records."""
         ...
 
-    def iter_rows(self, *, from_sequence: int = 1) -> Iterator[AuditRow]:
-        """Yield the stored rows in sequence order."""
+    def lanes(self) -> list[int]:
+        """Return the lanes of the log."""
+        ...
+
+    def iter_rows(self, *, lane: int = 0, from_sequence: int = 1) -> Iterator[AuditRow]:
+        """Yield one lane's stored rows in sequence order."""
         ...
 
 
-def verify_rows(rows: Iterable[AuditRow], anchor: Anchor | None = None) -> list[ChainProblem]:
-    """Walk ``rows`` in stored order and return every problem found (empty when intact)."""
-    verifier = ChainVerifier(anchor=anchor)
+def verify_rows(
+    rows: Iterable[AuditRow], anchor: Anchor | None = None, *, lane: int = 0
+) -> list[ChainProblem]:
+    """Walk one lane's ``rows`` in stored order; return every problem found (none: intact)."""
+    verifier = ChainVerifier(anchor=anchor, lane=lane)
     for row in rows:
         verifier.check(row)
     return verifier.finish()

@@ -110,9 +110,9 @@ class ServingSettings(BaseSettings):
     gil_switch_ms: float = Field(1.0, gt=0, le=100)
     """How long a thread that wants the GIL waits before the running one must hand it over
     (``sys.setswitchinterval``; Python's default is 5 ms). The audit writer thread needs the
-    GIL after each database call, while it holds the write turn the other workers wait for,
-    and the event loop thread computes scores in runs of a millisecond or more: at 1 ms the
-    open-loop p99 was lower than at 5 ms in each of five interleaved comparisons."""
+    GIL back after each database call (its fsync included), and the event loop thread
+    computes scores in runs of a millisecond or more: at 1 ms the open-loop p99 was lower
+    than at 5 ms in each of five interleaved comparisons."""
     audit_group_max: int = Field(64, ge=1, le=1000)
     """Most decisions committed in one audit transaction (group commit, one fsync)."""
     fast_score: bool = True

@@ -1,22 +1,32 @@
 """Persistence of the audit log and the API keys: SQLite (default) or PostgreSQL.
 
-Both tables live in one database. ``audit_records`` is append-only (triggers reject
-UPDATE and DELETE; on PostgreSQL also TRUNCATE) and every append is one serialised
-transaction: read the chain head, seal the record, insert, commit. SQLite serialises
-with ``BEGIN IMMEDIATE`` (a database-wide write lock, across processes too) and runs in
-WAL mode with ``synchronous=FULL`` so a commit is on disk before ``append`` returns.
-PostgreSQL serialises with a transaction-scoped advisory lock and forces
-``synchronous_commit=on``. A unique ``prev_hash`` makes a forked chain impossible to store.
+``audit_records`` is append-only (triggers reject UPDATE and DELETE; on PostgreSQL also
+TRUNCATE) and a unique ``prev_hash`` makes a forked chain impossible to store.
+
+SQLite (WAL, ``synchronous=FULL``: a commit is on disk before ``append`` returns): each
+process that appends owns a lane, a chain in a file of its own, for as long as it runs
+(an ``flock`` on ``<file>-owner.lock``; the first free lane, created when none is free).
+Lane 0 is the main file, which also holds the API keys and the register of lanes
+(``audit_lanes``); lane *k* is ``<stem>.lane<k><suffix>`` beside it. As the only writer
+of its file, a lane's owner keeps the chain head in memory and appends a record with one
+INSERT in autocommit: server workers never wait for each other's transactions, and the
+writer thread gives up Python's lock once per commit instead of at every statement of a
+``BEGIN``-read-insert-``COMMIT`` (each hand-over costs up to a switch interval while the
+event loop runs). Readers (lookups, verify, reports) see every lane.
+
+PostgreSQL keeps one lane (0) that many servers share: every append is one transaction
+serialised by an advisory lock (read the head, seal, insert, commit), with
+``synchronous_commit=on``.
 
 SQL is written once with ``?`` placeholders; the PostgreSQL store rewrites them to ``%s``.
 """
 
 import fcntl
+import heapq
 import logging
 import os
 import sqlite3
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -28,7 +38,7 @@ from typing import Any, Final, Protocol
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from serving.core.audit import GENESIS_HASH, AuditRow, PreparedDraft, record_from_row, seal
+from serving.core.audit import AuditRow, PreparedDraft, genesis_hash, record_from_row, seal
 from serving.core.config import AuditTarget, SqliteTarget, redact_dsn
 from serving.errors import (
     AuditWriteError,
@@ -50,6 +60,10 @@ _INSERT_RECORD: Final = (
 _HEAD: Final = "SELECT sequence, hash FROM audit_records ORDER BY sequence DESC LIMIT 1"
 _WAL_PAGES: Final = 1000
 """SQLite's default WAL size (pages) at which a commit checkpoints."""
+MAX_LANES: Final = 64
+"""Most SQLite lanes (processes appending at once) a log takes."""
+
+_Params = tuple[object, ...]
 
 
 def _schema(backend: str) -> str:
@@ -74,12 +88,20 @@ class Store(ABC):
     # --- backend hooks -------------------------------------------------------------------
 
     @abstractmethod
-    def _reading(self) -> AbstractContextManager[_Cursor]:
-        """Yield a cursor for short reads."""
+    def _reading(self, lane: int = 0) -> AbstractContextManager[_Cursor]:
+        """Yield a cursor for short reads of ``lane`` (lane 0 also holds the keys)."""
 
     @abstractmethod
-    def _streaming(self) -> AbstractContextManager[_Cursor]:
-        """Yield a cursor for long reads that must not hold up appends."""
+    def _streaming(self, lane: int = 0) -> AbstractContextManager[_Cursor]:
+        """Yield a cursor on ``lane`` for long reads that must not hold up appends."""
+
+    def lanes(self) -> list[int]:
+        """Return the lanes of the log, in order."""
+        return [0]
+
+    def lane_problems(self) -> list[str]:
+        """Return what is wrong with the set of lanes itself (e.g. a lane's file is gone)."""
+        return []
 
     @abstractmethod
     def _writing(self, *, chain: bool) -> AbstractContextManager[_Cursor]:
@@ -112,92 +134,112 @@ class Store(ABC):
         share the cost of durability; each record is still sealed and chained on its own.
         Either every record is committed or none is (AuditWriteError).
         """
-        failures: tuple[type[Exception], ...] = (*self._errors, PoolTimeout, OSError)
-        records: list[StoredRecord] = []
         try:
             with self._writing(chain=True) as cur:
                 head = cur.execute(_HEAD).fetchone()
-                sequence, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-                recorded_at = datetime.now(UTC)
-                for draft in drafts:
-                    record, row = seal(
-                        draft, sequence=sequence, prev_hash=prev_hash, recorded_at=recorded_at
-                    )
-                    cur.execute(
-                        _INSERT_RECORD,
-                        (
-                            row.sequence,
-                            row.decision_id,
-                            self._time_param(recorded_at),
-                            row.prev_hash,
-                            row.hash,
-                            row.body,
-                        ),
-                    )
-                    records.append(record)
-                    sequence, prev_hash = sequence + 1, row.hash
-        except failures as exc:
-            if isinstance(exc, AuditWriteError):
-                raise
-            first = drafts[0].decision_id if drafts else "?"
-            more = f" (and {len(drafts) - 1} more)" if len(drafts) > 1 else ""
-            raise AuditWriteError(
-                f"decision {first}{more} was not recorded in {self.description}: {_reason(exc)}"
-            ) from exc
+                start = (head[0] + 1, head[1]) if head else (1, genesis_hash(0))
+                records, params = self._seal_group(drafts, 0, *start)
+                for values in params:
+                    cur.execute(_INSERT_RECORD, values)
+        except self._failures as exc:
+            raise self._not_recorded(drafts, exc) from exc
         return records
+
+    @property
+    def _failures(self) -> tuple[type[Exception], ...]:
+        return (*self._errors, PoolTimeout, OSError)
+
+    def _not_recorded(
+        self, drafts: Sequence[DecisionDraft | PreparedDraft], exc: Exception
+    ) -> AuditWriteError:
+        if isinstance(exc, AuditWriteError):
+            return exc
+        first = drafts[0].decision_id if drafts else "?"
+        more = f" (and {len(drafts) - 1} more)" if len(drafts) > 1 else ""
+        return AuditWriteError(
+            f"decision {first}{more} was not recorded in {self.description}: {_reason(exc)}"
+        )
+
+    def _seal_group(
+        self,
+        drafts: Sequence[DecisionDraft | PreparedDraft],
+        lane: int,
+        sequence: int,
+        prev_hash: str,
+    ) -> tuple[list[StoredRecord], list[_Params]]:
+        """Seal ``drafts`` as records ``sequence``, ``sequence + 1``... of ``lane``."""
+        recorded_at = datetime.now(UTC)
+        at = self._time_param(recorded_at)
+        records: list[StoredRecord] = []
+        params: list[_Params] = []
+        for draft in drafts:
+            record, row = seal(
+                draft, sequence=sequence, prev_hash=prev_hash, recorded_at=recorded_at, lane=lane
+            )
+            params.append((row.sequence, row.decision_id, at, row.prev_hash, row.hash, row.body))
+            records.append(record)
+            sequence, prev_hash = sequence + 1, row.hash
+        return records, params
 
     def get(self, decision_id: str) -> StoredRecord:
         """Return the record of ``decision_id``; DecisionNotFoundError if there is none."""
         return record_from_row(self.get_row(decision_id))
 
     def get_row(self, decision_id: str) -> AuditRow:
-        """Return the stored row of ``decision_id`` (to check its hash)."""
-        with self._reading() as cur:
-            found = cur.execute(
-                f"SELECT {_ROW_COLUMNS} FROM audit_records WHERE decision_id = ?", (decision_id,)
-            ).fetchone()
-        if found is None:
-            raise DecisionNotFoundError(f"decision {decision_id!r} is not in the audit log")
-        return AuditRow(*found)
+        """Return the stored row of ``decision_id``, from whichever lane holds it."""
+        for lane in self.lanes():
+            with self._reading(lane) as cur:
+                found = cur.execute(
+                    f"SELECT {_ROW_COLUMNS} FROM audit_records WHERE decision_id = ?",
+                    (decision_id,),
+                ).fetchone()
+            if found is not None:
+                return _row(found, lane)
+        raise DecisionNotFoundError(f"decision {decision_id!r} is not in the audit log")
 
-    def iter_rows(self, *, from_sequence: int = 1) -> Iterator[AuditRow]:
-        """Stream the stored rows in sequence order."""
-        with self._streaming() as cur:
+    def iter_rows(self, *, lane: int = 0, from_sequence: int = 1) -> Iterator[AuditRow]:
+        """Stream one lane's stored rows in sequence order."""
+        with self._streaming(lane) as cur:
             cur.execute(
                 f"SELECT {_ROW_COLUMNS} FROM audit_records WHERE sequence >= ? ORDER BY sequence",
                 (from_sequence,),
             )
             for found in cur:
-                yield AuditRow(*found)
+                yield _row(found, lane)
 
-    def iter_records(
-        self, *, since: datetime | None = None, from_sequence: int = 1
-    ) -> Iterator[StoredRecord]:
-        """Stream records in sequence order, recorded at or after ``since`` if given."""
-        where, params = "sequence >= ?", list[object]([from_sequence])
+    def iter_records(self, *, since: datetime | None = None) -> Iterator[StoredRecord]:
+        """Stream records of every lane in time order, recorded at or after ``since`` if given."""
+        streams = [self._lane_records(lane, since) for lane in self.lanes()]
+        if len(streams) == 1:
+            return streams[0]
+        return heapq.merge(*streams, key=lambda r: (r.recorded_at, r.lane, r.sequence))
+
+    def _lane_records(self, lane: int, since: datetime | None) -> Iterator[StoredRecord]:
+        where, params = "", list[object]()
         if since is not None:
-            where += " AND recorded_at >= ?"
-            params.append(self._time_param(since))
-        with self._streaming() as cur:
+            where, params = "WHERE recorded_at >= ?", [self._time_param(since)]
+        with self._streaming(lane) as cur:
             cur.execute(
-                f"SELECT {_ROW_COLUMNS} FROM audit_records WHERE {where} ORDER BY sequence",
-                params,
+                f"SELECT {_ROW_COLUMNS} FROM audit_records {where} ORDER BY sequence", params
             )
             for found in cur:
-                yield record_from_row(AuditRow(*found))
+                yield record_from_row(_row(found, lane))
 
-    def count(self) -> int:
-        """Return the number of stored records."""
-        with self._reading() as cur:
-            return int(cur.execute("SELECT count(*) FROM audit_records").fetchone()[0])
+    def count(self, lane: int | None = None) -> int:
+        """Return the number of stored records, of one lane or of all."""
+        total = 0
+        for each in self.lanes() if lane is None else [lane]:
+            with self._reading(each) as cur:
+                total += int(cur.execute("SELECT count(*) FROM audit_records").fetchone()[0])
+        return total
 
-    def head(self) -> AuditRow | None:
-        """Return the last stored row, or None when the log is empty."""
-        with self._reading() as cur:
+    def head(self, lane: int = 0) -> AuditRow | None:
+        """Return the last stored row of ``lane``, or None when the lane is empty."""
+        with self._reading(lane) as cur:
             found = cur.execute(
                 f"SELECT {_ROW_COLUMNS} FROM audit_records ORDER BY sequence DESC LIMIT 1"
             ).fetchone()
-        return None if found is None else AuditRow(*found)
+        return None if found is None else _row(found, lane)
 
     # --- API keys ------------------------------------------------------------------------
 
@@ -244,6 +286,11 @@ class Store(ABC):
         return key
 
 
+def _row(found: Sequence[Any], lane: int) -> AuditRow:
+    sequence, decision_id, prev_hash, digest, body = found
+    return AuditRow(sequence, decision_id, prev_hash, digest, body, lane)
+
+
 def _reason(exc: BaseException) -> str:
     # PostgreSQL's DETAIL can quote the failing row (credit codes): keep the primary line.
     if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
@@ -255,51 +302,52 @@ def _key_from_row(row: Sequence[Any]) -> StoredKey:
     return StoredKey.model_validate(dict(zip(_KEY_COLUMNS.split(", "), row, strict=True)))
 
 
-class _WriterTurn:
-    """Whose turn it is to write, among processes sharing one SQLite file.
+class _Lane:
+    """A lane this process owns: its file, its connection and the head of its chain.
 
-    SQLite serialises writers itself, but a writer that finds the file locked sleeps 1, 2,
-    5, 10... ms before it looks again, so two server workers committing at once wait for
-    each other by whole milliseconds. Taking turns on an ``flock`` beside the database
-    first (``<file>-writer.lock``, like SQLite's own ``-wal`` and ``-shm``) hands the
-    lock over within a tenth of a millisecond. SQLite's lock still guards the data: a
-    writer that skips this file (another tool) is serialised by SQLite as before.
+    Ownership is an ``flock`` on ``<file>-owner.lock``, held until ``close`` (or the
+    process's end, a crash included), so no other process appends to this chain meanwhile
+    and the head kept here stays the file's.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path.with_name(f"{path.name}-writer.lock")
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+    def __init__(self, number: int, path: Path, owner_fd: int, conn: sqlite3.Connection) -> None:
+        self.number, self.path, self.conn = number, path, conn
+        self._owner_fd = owner_fd
+        self.inode = path.stat().st_ino
+        self.next: tuple[int, str] | None = None
+        """Sequence and ``prev_hash`` of the next record; None: read it from the file."""
 
-    def take(self, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` for the turn; False if another writer kept it."""
-        deadline, pause = time.monotonic() + timeout_s, 0.00005
-        while True:
-            try:
-                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(pause)
-                pause = min(pause * 2, 0.001)
+    def start(self) -> tuple[int, str]:
+        """Return where the next record goes, reading the head from the file if not known."""
+        if self.next is None:
+            head = self.conn.execute(_HEAD).fetchone()
+            self.next = (head[0] + 1, head[1]) if head else (1, genesis_hash(self.number))
+        return self.next
 
-    def give(self) -> None:
-        """End the turn."""
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
+    def replaced(self) -> str | None:
+        """Why the file is not the one opened (a deleted or swapped file), or None."""
+        # Writes to a deleted or replaced file would go to a ghost inode, "committed".
+        try:
+            if self.path.stat().st_ino == self.inode:
+                return None
+        except OSError:
+            pass
+        return f"{self.path} was removed or replaced since the store was opened"
 
-    def close(self) -> None:
-        """Release the file (again: nothing)."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+    def release(self, *, close_conn: bool) -> None:
+        """Give the lane up (the owner lock goes last, after the connection)."""
+        if close_conn:
+            self.conn.close()
+        os.close(self._owner_fd)
 
 
 class SqliteStore(Store):
-    """A store in one SQLite file (WAL, ``synchronous=FULL``) shared by threads.
+    """A store in SQLite files (WAL, ``synchronous=FULL``) shared by threads.
 
-    Writes go through one connection under a lock, and across processes take turns on a
-    lock file (``_WriterTurn``); short reads (key lookups, decisions) use a second
-    connection so they never wait behind an append's fsync.
+    The main file holds the keys and lane 0; appends go to the lane this store claims at
+    its first append (see the module's notes). Writes go through one connection per file
+    under a lock; short reads (key lookups, decisions) use other connections so they
+    never wait behind an append's fsync.
     """
 
     _errors = (sqlite3.Error,)
@@ -311,16 +359,18 @@ class SqliteStore(Store):
         self.path = path
         self.description = f"SQLite {path}"
         self._timeout_s = timeout_s
+        self._checkpoint_every_s = checkpoint_every_s
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        self._lane: _Lane | None = None
+        self._readers: dict[int, sqlite3.Connection] = {}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = self._connect()
+            self._conn = self._connect(path)
             self._conn.executescript(_schema("sqlite"))
-            self._read_conn = self._connect()
-            self._turn = _WriterTurn(path)
+            self._readers[0] = self._connect(path)
             self._inode = path.stat().st_ino
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailableError(f"cannot open {self.description}: {exc}") from exc
@@ -338,50 +388,82 @@ class SqliteStore(Store):
             )
             self._checkpointer.start()
 
+    def lane_path(self, lane: int) -> Path:
+        """Return the file of ``lane``: the main file for lane 0."""
+        if lane == 0:
+            return self.path
+        return self.path.with_name(f"{self.path.stem}.lane{lane}{self.path.suffix}")
+
+    def lanes(self) -> list[int]:
+        """Return lane 0 and every lane in the register, in order."""
+        with self._read_lock:
+            found = self._readers[0].execute("SELECT lane FROM audit_lanes ORDER BY lane")
+            return [0, *(int(r[0]) for r in found)]
+
+    def lane_problems(self) -> list[str]:
+        """Name registered lanes whose file is gone and lane files the register lacks."""
+        registered = set(self.lanes())
+        problems = [
+            f"lane {lane}: its file {self.lane_path(lane)} is missing"
+            for lane in sorted(registered)
+            if not self.lane_path(lane).exists()
+        ]
+        pattern = f"{self.path.stem}.lane*{self.path.suffix}"
+        for path in sorted(self.path.parent.glob(pattern)):
+            number = path.name[len(self.path.stem) + 5 : len(path.name) - len(self.path.suffix)]
+            if not (number.isdigit() and int(number) in registered):
+                problems.append(f"{path} looks like a lane file but is not in the register")
+        return problems
+
     def _checkpoint_loop(self, every_s: float) -> None:
-        conn = self._connect()
+        conns: dict[Path, sqlite3.Connection] = {}
         try:
             while not self._stop.wait(every_s):
+                lane = self._lane
+                path = self.path if lane is None else lane.path
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    if path not in conns:
+                        conns[path] = self._connect(path)
+                    conns[path].execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:  # the backstop still bounds the log
-                    log.warning("background checkpoint of %s failed: %s", self.description, exc)
+                    log.warning("background checkpoint of %s failed: %s", path, exc)
         finally:
-            conn.close()
+            for conn in conns.values():
+                conn.close()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, path: Path) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self.path,
+            path,
             isolation_level=None,
             check_same_thread=False,
             timeout=self._timeout_s,
         )
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
-            raise StoreUnavailableError(f"{self.description} cannot use WAL mode; got {mode!r}")
+            raise StoreUnavailableError(f"SQLite {path} cannot use WAL mode; got {mode!r}")
         conn.execute("PRAGMA synchronous = FULL")
         return conn
+
+    def _existing(self, lane: int) -> Path:
+        path = self.lane_path(lane)
+        if lane and not path.exists():  # connecting would create an empty lane
+            raise StoreUnavailableError(f"lane {lane} of {self.description}: {path} is missing")
+        return path
 
     def _time_param(self, value: datetime) -> object:
         return utc_iso(value)
 
-    def _file_replaced(self) -> str | None:
-        # A deleted or swapped file would take "committed" writes into a ghost inode.
-        try:
-            if self.path.stat().st_ino == self._inode:
-                return None
-        except OSError:
-            pass
-        return f"{self.path} was removed or replaced since the store was opened"
-
     @contextmanager
-    def _reading(self) -> Iterator[_Cursor]:
+    def _reading(self, lane: int = 0) -> Iterator[_Cursor]:
         with self._read_lock:
-            yield self._read_conn.cursor()
+            conn = self._readers.get(lane)
+            if conn is None:
+                conn = self._readers[lane] = self._connect(self._existing(lane))
+            yield conn.cursor()
 
     @contextmanager
-    def _streaming(self) -> Iterator[_Cursor]:
-        conn = self._connect()
+    def _streaming(self, lane: int = 0) -> Iterator[_Cursor]:
+        conn = self._connect(self._existing(lane))
         try:
             conn.execute("PRAGMA query_only = ON")
             yield conn.cursor()
@@ -390,46 +472,113 @@ class SqliteStore(Store):
 
     @contextmanager
     def _writing(self, *, chain: bool) -> Iterator[_Cursor]:
+        # Keys and the lane register: rare writes to the main file, serialised by SQLite.
         with self._lock:
-            problem = self._file_replaced()
-            if problem is not None:
-                raise AuditWriteError(problem)
-            if not self._turn.take(self._timeout_s):
-                raise AuditWriteError(
-                    f"{self.description}: another process kept the write turn "
-                    f"({self._turn.path}) for more than {self._timeout_s:g} s"
-                )
+            if self.path.stat().st_ino != self._inode:
+                raise AuditWriteError(f"{self.path} was removed or replaced since it was opened")
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
             try:
-                cur = self._conn.cursor()
-                cur.execute("BEGIN IMMEDIATE")
-                try:
-                    yield cur
-                    cur.execute("COMMIT")
-                except BaseException:
-                    if self._conn.in_transaction:
-                        self._conn.execute("ROLLBACK")
-                    raise
-            finally:
-                self._turn.give()
+                yield cur
+                cur.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def append_many(self, drafts: Sequence[DecisionDraft | PreparedDraft]) -> list[StoredRecord]:
+        """Seal ``drafts`` as the next records of this store's lane and commit them at once."""
+        with self._lock:
+            try:
+                lane = self._claim()
+                problem = lane.replaced()
+                if problem is not None:
+                    raise AuditWriteError(problem)
+                records, params = self._seal_group(drafts, lane.number, *lane.start())
+                if len(params) == 1:  # autocommit: one statement, one fsync
+                    lane.conn.execute(_INSERT_RECORD, params[0])
+                else:
+                    lane.conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        lane.conn.executemany(_INSERT_RECORD, params)
+                        lane.conn.execute("COMMIT")
+                    except BaseException:
+                        if lane.conn.in_transaction:
+                            lane.conn.execute("ROLLBACK")
+                        raise
+            except self._failures as exc:
+                if self._lane is not None:
+                    self._lane.next = None  # whatever happened, read the head again
+                raise self._not_recorded(drafts, exc) from exc
+            last = records[-1]
+            lane.next = (last.sequence + 1, last.hash)
+            return records
+
+    def _claim(self) -> _Lane:
+        """Return this store's lane, claiming the first free one (created if need be)."""
+        if self._lane is not None:
+            return self._lane
+        for number in range(MAX_LANES):
+            path = self.lane_path(number)
+            fd = os.open(f"{path}-owner.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                conn = self._conn if number == 0 else self._open_lane(number, path)
+                self._lane = _Lane(number, path, fd, conn)
+            except BaseException:
+                os.close(fd)
+                raise
+            log.info("appending to lane %d of %s (%s)", number, self.description, path.name)
+            return self._lane
+        raise AuditWriteError(
+            f"{self.description}: all {MAX_LANES} lanes are owned by other processes"
+        )
+
+    def _open_lane(self, number: int, path: Path) -> sqlite3.Connection:
+        conn = self._connect(path)
+        try:
+            conn.executescript(_schema("sqlite"))
+            if self._checkpoint_every_s is not None:
+                conn.execute(f"PRAGMA wal_autocheckpoint = {10 * _WAL_PAGES}")
+            self._conn.execute(
+                "INSERT OR IGNORE INTO audit_lanes (lane, created_at) VALUES (?, ?)",
+                (number, utc_iso(datetime.now(UTC))),
+            )
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def check_writable(self) -> str | None:
-        """Take the write lock and release it; report a replaced file or a stuck writer."""
+        """Claim a lane and take its write lock; report a replaced file or a stuck writer."""
         try:
-            with self._writing(chain=False):
-                pass
-        except (sqlite3.Error, AuditWriteError) as exc:
+            with self._lock:
+                lane = self._claim()
+                problem = lane.replaced()
+                if problem is not None:
+                    raise AuditWriteError(problem)
+                lane.conn.execute("BEGIN IMMEDIATE")
+                lane.conn.execute("ROLLBACK")
+        except (sqlite3.Error, OSError, AuditWriteError) as exc:
             return f"{self.description} is not writable: {exc}"
         return None
 
     def close(self) -> None:
-        """Close the connections."""
+        """Close the connections and give up the lane."""
         self._stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=self._timeout_s + 1)
         with self._lock, self._read_lock:
+            if self._lane is not None:
+                self._lane.release(close_conn=self._lane.number != 0)
+                self._lane = None
             self._conn.close()
-            self._read_conn.close()
-            self._turn.close()
+            for conn in self._readers.values():
+                conn.close()
 
 
 class PostgresStore(Store):
@@ -460,12 +609,14 @@ class PostgresStore(Store):
         return value
 
     @contextmanager
-    def _reading(self) -> Iterator[_Cursor]:
+    def _reading(self, lane: int = 0) -> Iterator[_Cursor]:
+        _only_lane_zero(lane)
         with self._pool.connection() as conn, conn.cursor() as cur:
             yield _PgCursor(cur)
 
     @contextmanager
-    def _streaming(self) -> Iterator[_Cursor]:
+    def _streaming(self, lane: int = 0) -> Iterator[_Cursor]:
+        _only_lane_zero(lane)
         # A named (server-side) cursor streams rows instead of loading the whole log.
         with (
             self._pool.connection() as conn,
@@ -498,6 +649,11 @@ class PostgresStore(Store):
     def close(self) -> None:
         """Close the pool."""
         self._pool.close()
+
+
+def _only_lane_zero(lane: int) -> None:
+    if lane != 0:
+        raise StoreUnavailableError(f"PostgreSQL keeps one lane (0); lane {lane} does not exist")
 
 
 def _configure_pg(conn: psycopg.Connection[Any]) -> None:

@@ -92,13 +92,13 @@ class Metrics:
         self.audit_wait = Histogram(
             "jifen_audit_wait_seconds",
             "Time a request waited for its audit records, from hand-over to the writer's "
-            "answer (queue, write turn, fsync, back to the event loop).",
+            "answer (queue, the transaction and its fsync, back to the event loop).",
             buckets=AUDIT_BUCKETS,
             registry=self.registry,
         )
         self.audit_commit = Histogram(
             "jifen_audit_commit_seconds",
-            "Time the audit writer took to commit one group (write turn, seal, insert, fsync).",
+            "Time the audit writer took to commit one group (lock, seal, insert, fsync).",
             buckets=AUDIT_BUCKETS,
             registry=self.registry,
         )

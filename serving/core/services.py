@@ -97,6 +97,10 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
         pool_size=settings.pg_pool_size,
         checkpoint_every_s=CHECKPOINT_EVERY_S,
     )
+    # On SQLite this claims the process's lane now rather than at its first decision.
+    problem = store.check_writable()
+    if problem is not None:
+        log.warning("the audit log does not take writes yet (see /ready): %s", problem)
     keys = KeyRing(store, allow_demo=settings.demo_keys, cache_s=settings.key_cache_s)
     if settings.demo_keys:
         keys.ensure_demo_keys()

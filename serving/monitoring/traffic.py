@@ -60,7 +60,7 @@ def collect(
     """Keep the records of ``model_version`` and lay out their inputs and outputs.
 
     Args:
-        records: audit records in sequence order (e.g. ``Store.iter_records(since=...)``).
+        records: audit records in time order (e.g. ``Store.iter_records(since=...)``).
         model_version: the ``name/version`` whose decisions are monitored.
         inputs: the input names to extract (missing ones become missing values).
         since: start of the window (for the report).

@@ -45,6 +45,8 @@ _VALIDATION_METRICS: Final = (
 class ChainPosition:
     """Where a record sits in the hash chain and what checks of it found."""
 
+    lane: int
+    """The chain (one per writing process) the record is stored in."""
     sequence: int
     head_sequence: int
     hash_valid: bool
@@ -57,12 +59,12 @@ def chain_position(store: Store, row: AuditRow) -> ChainPosition:
     """Check a record's own hash and its link to its predecessor; find the chain's head."""
     link: bool | None = None
     if row.sequence > 1:
-        previous = next(store.iter_rows(from_sequence=row.sequence - 1), None)
+        previous = next(store.iter_rows(lane=row.lane, from_sequence=row.sequence - 1), None)
         link = previous is not None and previous.sequence == row.sequence - 1
         link = link and previous is not None and previous.hash == row.prev_hash
-    head = store.head()
+    head = store.head(row.lane)
     return ChainPosition(
-        row.sequence, head.sequence if head else row.sequence, hash_matches(row), link
+        row.lane, row.sequence, head.sequence if head else row.sequence, hash_matches(row), link
     )
 
 

@@ -6,6 +6,7 @@ triggers dropped, on SQLite and on the real PostgreSQL.
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -16,11 +17,15 @@ from serving.core.audit import (
     AuditRow,
     ChainProblem,
     canonical_json,
+    genesis_hash,
+    seal,
     verify_rows,
 )
 from serving.core.db import Store
 from serving.errors import AuditIntegrityError
 from tests.serving.conftest import Backend, make_draft
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
 def _fill(store: Store, n: int) -> list[str]:
@@ -180,9 +185,11 @@ def test_verify_detects_truncated_tail_only_with_an_anchor(backend: Backend, sto
 
 
 def test_anchor_parse_refuses_malformed_text() -> None:
-    """An anchor must be SEQUENCE:SHA256HEX."""
+    """An anchor must be LANE:SEQUENCE:SHA256HEX or SEQUENCE:SHA256HEX."""
     assert Anchor.parse(f"12:{'A' * 64}") == Anchor(12, "a" * 64)
-    with pytest.raises(AuditIntegrityError, match="anchor must look like SEQUENCE:SHA256HEX"):
+    assert Anchor.parse(f"3:12:{'b' * 64}") == Anchor(12, "b" * 64, lane=3)
+    assert Anchor.parse(str(Anchor(7, "c" * 64, lane=2))) == Anchor(7, "c" * 64, lane=2)
+    with pytest.raises(AuditIntegrityError, match="anchor must look like LANE:SEQUENCE:SHA256HEX"):
         Anchor.parse("12-abc")
 
 
@@ -193,3 +200,17 @@ def test_verify_names_record_whose_body_is_not_json() -> None:
     assert [(p.sequence, p.kind, p.detail) for p in problems] == [
         (1, "altered", "sealed body is not valid JSON")
     ]
+
+
+def test_a_lane_chain_verifies_only_as_its_own_lane() -> None:
+    """Each lane starts from its own genesis: records moved to another lane break its chain."""
+    rows, prev = [], genesis_hash(1)
+    for i in range(3):
+        _, row = seal(make_draft(i), sequence=i + 1, prev_hash=prev, recorded_at=NOW, lane=1)
+        rows.append(row)
+        prev = row.hash
+    assert genesis_hash(1) not in (GENESIS_HASH, genesis_hash(2))
+    assert verify_rows(rows, lane=1) == []
+    for other in (0, 2):
+        problems = verify_rows(rows, lane=other)
+        assert [(p.lane, p.sequence, p.kind) for p in problems] == [(other, 1, "broken_link")]

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from serving.core.audit import verify_rows
+from serving.core.audit import genesis_hash, verify_rows
 from serving.core.config import PostgresTarget, SqliteTarget
 from serving.core.db import SqliteStore, Store, open_store
 from serving.errors import AuditWriteError, DecisionNotFoundError, StoreUnavailableError
@@ -37,14 +37,13 @@ def test_get_raises_not_found_when_decision_is_unknown(store: Store) -> None:
         store.get("dec_nope")
 
 
-def test_iter_records_filters_by_time_and_sequence(store: Store) -> None:
-    """`since` keeps records recorded at or after it; `from_sequence` skips earlier ones."""
+def test_iter_records_filters_by_time(store: Store) -> None:
+    """`since` keeps records recorded at or after it."""
     records = [store.append(make_draft(i)) for i in range(3)]
     assert [r.sequence for r in store.iter_records()] == [1, 2, 3]
     assert [r.sequence for r in store.iter_records(since=records[1].recorded_at)] == [2, 3]
     future = datetime.now(UTC) + timedelta(hours=1)
     assert list(store.iter_records(since=future)) == []
-    assert [r.sequence for r in store.iter_records(from_sequence=3)] == [3]
 
 
 def test_concurrent_appends_keep_one_valid_chain(backend: Backend) -> None:
@@ -220,8 +219,8 @@ for i in range(int(sys.argv[2]) if len(sys.argv) > 2 else 100000):
 """
 
 
-def test_processes_appending_to_one_sqlite_file_build_one_valid_chain(tmp_path: Path) -> None:
-    """Three processes appending at once (server workers) take turns: one intact chain."""
+def test_processes_appending_to_one_sqlite_file_each_build_a_valid_lane(tmp_path: Path) -> None:
+    """Three processes appending at once (server workers) each own a lane: intact chains."""
     path = tmp_path / "audit.sqlite3"
     SqliteStore(path).close()
     procs = [
@@ -236,30 +235,79 @@ def test_processes_appending_to_one_sqlite_file_build_one_valid_chain(tmp_path: 
     printed = [p.communicate(timeout=120)[0].split() for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0]
     store = SqliteStore(path)
-    assert {r.decision_id for r in store.iter_rows()} == {d for ids in printed for d in ids}
+    lanes = store.lanes()
+    assert lanes[0] == 0 and len(lanes) <= 3  # a process that found a lane free reuses it
+    rows = [row for lane in lanes for row in store.iter_rows(lane=lane)]
+    assert sorted(r.decision_id for r in rows) == sorted(d for ids in printed for d in ids)
     assert store.count() == 120
-    assert verify_rows(store.iter_rows()) == []
+    assert all(verify_rows(store.iter_rows(lane=lane), lane=lane) == [] for lane in lanes)
+    assert store.lane_problems() == []
     store.close()
 
 
-def test_append_raises_naming_the_lock_file_when_another_process_keeps_the_turn(
+def test_a_store_appends_to_the_next_lane_while_another_process_owns_lane_0(
     sqlite_backend: Backend,
 ) -> None:
-    """A writer that never gives the turn back makes appends fail in time, not hang."""
-    store = sqlite_backend.open(timeout_s=0.05)
+    """Lane 0 owned elsewhere: records go to a new lane file, registered, found by id."""
+    first = sqlite_backend.open()
+    kept = first.append(make_draft(1))
+    first.close()  # gives lane 0 up
     assert isinstance(sqlite_backend.target, SqliteTarget)
-    lock_file = sqlite_backend.target.path.with_name("audit.sqlite3-writer.lock")
-    holder = os.open(lock_file, os.O_RDWR)  # its own open file: another writer's turn
-    fcntl.flock(holder, fcntl.LOCK_EX)
+    path = sqlite_backend.target.path
+    holder = os.open(f"{path}-owner.lock", os.O_RDWR)  # its own open file: another owner
+    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
     try:
-        with pytest.raises(AuditWriteError, match="another process kept the write turn"):
-            store.append(make_draft(1))
+        store = sqlite_backend.open()
+        record = store.append(make_draft(2))
+        assert (record.lane, record.sequence) == (1, 1)
+        assert record.prev_hash == genesis_hash(1)
+        assert (path.parent / f"{path.stem}.lane1{path.suffix}").exists()
+        assert store.lanes() == [0, 1]
+        assert store.get(record.decision_id) == record
+        assert store.get(kept.decision_id).lane == 0
+        assert store.count() == 2 and store.count(1) == 1
+        assert [r.decision_id for r in store.iter_records()] == [
+            kept.decision_id,
+            record.decision_id,
+        ]
+        store.close()
     finally:
-        fcntl.flock(holder, fcntl.LOCK_UN)
         os.close(holder)
-    store.append(make_draft(2))
-    assert store.count() == 1
-    store.close()
+    again = sqlite_backend.open()  # lane 0 is free again
+    assert again.append(make_draft(3)).lane == 0
+    again.close()
+
+
+def test_lane_problems_name_a_missing_lane_file_and_a_stray_one(sqlite_backend: Backend) -> None:
+    """A registered lane whose file is gone, and a lane file the register lacks, are named."""
+    owner = sqlite_backend.open()
+    owner.append(make_draft(1))  # owns lane 0
+    second = sqlite_backend.open()
+    assert second.append(make_draft(2)).lane == 1
+    second.close()
+    assert isinstance(sqlite_backend.target, SqliteTarget)
+    path = sqlite_backend.target.path
+    lane1 = path.with_name(f"{path.stem}.lane1{path.suffix}")
+    lane1.rename(path.with_name(f"{path.stem}.lane7{path.suffix}"))
+    problems = owner.lane_problems()
+    assert any("lane 1" in p and "missing" in p for p in problems), problems
+    assert any("lane7" in p and "not in the register" in p for p in problems), problems
+    owner.close()
+
+
+def test_append_fails_clearly_when_every_lane_is_owned(
+    sqlite_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No free lane: AuditWriteError naming the cause, nothing written."""
+    monkeypatch.setattr("serving.core.db.MAX_LANES", 1)
+    owner = sqlite_backend.open()
+    owner.append(make_draft(1))
+    other = sqlite_backend.open()
+    with pytest.raises(AuditWriteError, match="all 1 lanes are owned by other processes"):
+        other.append(make_draft(2))
+    assert other.count() == 1
+    other.close()
+    owner.close()
 
 
 @pytest.mark.slow

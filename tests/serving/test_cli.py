@@ -23,7 +23,7 @@ def test_audit_verify_exits_0_when_chain_is_intact(backend: Backend, store: Stor
     last = [store.append(make_draft(i)) for i in range(3)][-1]
     result = runner.invoke(app, ["audit", "verify", "--dsn", _dsn(backend)])
     assert result.exit_code == 0, result.output
-    assert "audit chain intact: 3 records, head #3" in result.output
+    assert "audit chain intact: 3 records in 1 lane(s); lane 0 head #3" in result.output
     assert last.hash in result.output
 
 
@@ -53,7 +53,7 @@ def test_audit_verify_with_anchor_exits_1_when_tail_was_truncated(
         store.append(make_draft(i))
     dsn = _dsn(sqlite_backend)
     anchor = runner.invoke(app, ["audit", "head", "--dsn", dsn]).stdout.strip()
-    assert anchor.startswith("3:")
+    assert anchor.startswith("0:3:")
     sqlite_backend.tamper("DELETE FROM audit_records WHERE sequence = 3")
     assert runner.invoke(app, ["audit", "verify", "--dsn", dsn]).exit_code == 0
     result = runner.invoke(app, ["audit", "verify", "--dsn", dsn, "--anchor", anchor])

@@ -193,12 +193,13 @@ def test_every_answered_decision_survives_kill_9_and_the_chain_verifies(
     assert "audit chain intact" in _verify(env)
 
 
-def test_two_workers_share_one_chain_and_answer_metrics_with_service_totals(
+def test_two_workers_write_a_lane_each_and_answer_metrics_with_service_totals(
     served: tuple[dict[str, str], dict[Role, str], list[Server]],
     feature_repo: FeatureRepo,
     tmp_path: Path,
 ) -> None:
-    """Decisions from both workers land in one intact chain; any worker's /metrics counts all.
+    """Each worker appends to its own lane; every decision is found whichever worker is
+    asked; the lanes verify intact; any worker's /metrics counts all.
 
     Every request opens its own connection, so the workers share them; the counts read from
     /metrics must be the service's totals whichever worker answers the scrape.
@@ -232,8 +233,16 @@ def test_two_workers_share_one_chain_and_answer_metrics_with_service_totals(
         assert counts.get("jifen_audit_commit_seconds_count") == counts.get(
             "jifen_audit_group_records_count"
         ), text
+    auditor = {"Authorization": f"Bearer {keys[Role.AUDITOR]}"}
+    lanes = set()
+    for decision_id in decisions:
+        for _ in range(2):  # new connections: both workers get asked
+            found = httpx.get(f"{server.url}/v1/decisions/{decision_id}", headers=auditor)
+            assert found.status_code == 200, found.text
+            lanes.add(found.json()["lane"])
+    assert lanes <= {0, 1}
     server.kill(signal.SIGTERM)
-    assert "audit chain intact: 12 records" in _verify(env)
+    assert "audit chain intact: 12 records in 2 lane(s)" in _verify(env)
 
 
 def _established(pid: int, port: int) -> int:

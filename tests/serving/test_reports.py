@@ -160,7 +160,8 @@ def test_html_report_names_sources_as_of_dates_model_and_chain_position(
     audit = _kv(page, "audit-table")
     assert audit["记录哈希 Record hash (SHA-256)"] == record["hash"]
     assert audit["前一条哈希 Previous hash"] == record["prev_hash"]
-    assert audit["链中位置 Chain position"].startswith(f"record #{record['sequence']} of ")
+    position = audit["链中位置 Chain position"]
+    assert position.startswith(f"lane {record['lane']}, record #{record['sequence']} of ")
     assert audit["内容校验 Content matches its hash"] == "yes 一致"
 
 

@@ -21,3 +21,9 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at    TEXT NOT NULL,
     revoked_at    TEXT
 ) STRICT;
+-- Lanes (chains in files of their own, one per appending process) beyond lane 0, which is
+-- this file. Used in the main file only; lane files carry the same schema.
+CREATE TABLE IF NOT EXISTS audit_lanes (
+    lane       INTEGER PRIMARY KEY CHECK (lane >= 1),
+    created_at TEXT NOT NULL
+) STRICT;
