@@ -494,25 +494,36 @@ class SqliteStore(Store):
                 problem = lane.replaced()
                 if problem is not None:
                     raise AuditWriteError(problem)
-                records, params = self._seal_group(drafts, lane.number, *lane.start())
-                if len(params) == 1:  # autocommit: one statement, one fsync
-                    lane.conn.execute(_INSERT_RECORD, params[0])
-                else:
-                    lane.conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        lane.conn.executemany(_INSERT_RECORD, params)
-                        lane.conn.execute("COMMIT")
-                    except BaseException:
-                        if lane.conn.in_transaction:
-                            lane.conn.execute("ROLLBACK")
-                        raise
+                try:
+                    return self._insert(lane, drafts)
+                except sqlite3.IntegrityError:
+                    # A writer that does not take lanes (an older jifen during an upgrade)
+                    # appended to this file: nothing was stored; read the head again, once.
+                    lane.next = None
+                    return self._insert(lane, drafts)
             except self._failures as exc:
                 if self._lane is not None:
                     self._lane.next = None  # whatever happened, read the head again
                 raise self._not_recorded(drafts, exc) from exc
-            last = records[-1]
-            lane.next = (last.sequence + 1, last.hash)
-            return records
+
+    def _insert(
+        self, lane: _Lane, drafts: Sequence[DecisionDraft | PreparedDraft]
+    ) -> list[StoredRecord]:
+        records, params = self._seal_group(drafts, lane.number, *lane.start())
+        if len(params) == 1:  # autocommit: one statement, one fsync
+            lane.conn.execute(_INSERT_RECORD, params[0])
+        else:
+            lane.conn.execute("BEGIN IMMEDIATE")
+            try:
+                lane.conn.executemany(_INSERT_RECORD, params)
+                lane.conn.execute("COMMIT")
+            except BaseException:
+                if lane.conn.in_transaction:
+                    lane.conn.execute("ROLLBACK")
+                raise
+        last = records[-1]
+        lane.next = (last.sequence + 1, last.hash)
+        return records
 
     def _claim(self) -> _Lane:
         """Return this store's lane, claiming the first free one (created if need be)."""

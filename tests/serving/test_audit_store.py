@@ -295,6 +295,22 @@ def test_lane_problems_name_a_missing_lane_file_and_a_stray_one(sqlite_backend: 
     owner.close()
 
 
+def test_lane_owner_reads_the_head_again_after_a_writer_that_skips_lanes(
+    sqlite_backend: Backend,
+) -> None:
+    """A record appended to lane 0 around its owner (an older jifen mid-upgrade) is chained to."""
+    owner = sqlite_backend.open()
+    owner.append(make_draft(1))
+    old_writer = sqlite_backend.open()  # appends the pre-lane way: BEGIN, read head, INSERT
+    assert Store.append_many(old_writer, [make_draft(2)])[0].sequence == 2
+    third = owner.append(make_draft(3))
+    assert (third.lane, third.sequence) == (0, 3)
+    assert owner.count() == 3
+    assert verify_rows(owner.iter_rows()) == []
+    old_writer.close()
+    owner.close()
+
+
 def test_append_fails_clearly_when_every_lane_is_owned(
     sqlite_backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
