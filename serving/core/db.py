@@ -472,9 +472,13 @@ class SqliteStore(Store):
 
     @contextmanager
     def _writing(self, *, chain: bool) -> Iterator[_Cursor]:
-        # Keys and the lane register: rare writes to the main file, serialised by SQLite.
+        # The keys: rare writes to the main file, serialised by SQLite's own lock.
         with self._lock:
-            if self.path.stat().st_ino != self._inode:
+            try:
+                replaced = self.path.stat().st_ino != self._inode
+            except OSError:
+                replaced = True
+            if replaced:
                 raise AuditWriteError(f"{self.path} was removed or replaced since it was opened")
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")

@@ -270,6 +270,9 @@ def test_a_store_appends_to_the_next_lane_while_another_process_owns_lane_0(
             kept.decision_id,
             record.decision_id,
         ]
+        (path.parent / f"{path.stem}.lane1{path.suffix}").unlink()
+        with pytest.raises(AuditWriteError, match="was removed or replaced"):
+            store.append(make_draft(4))  # its own lane's file is checked like the main one
         store.close()
     finally:
         os.close(holder)
