@@ -61,6 +61,7 @@ bench: setup services system-deps  ## Speed figures, each beside a peer measured
 	.venv/bin/python bench/bench_training.py --rows 100000 --trials 30
 	.venv/bin/python bench/audit_append.py --n 2000
 	.venv/bin/python bench/bench_serving.py
+	.venv/bin/python bench/bench_batch.py
 
 lint: setup  ## Format and lint in place
 	.venv/bin/ruff format .
