@@ -126,6 +126,26 @@ def test_append_only_trigger_rejects_change_when_sql_bypasses_the_store(
     assert store.count() == 1
 
 
+@pytest.mark.parametrize(
+    "statement", ["UPDATE audit_lanes SET lane = 9", "DELETE FROM audit_lanes"]
+)
+def test_the_register_of_lanes_is_append_only(sqlite_backend: Backend, statement: str) -> None:
+    """A lane cannot be struck from the register (verify would then skip its chain)."""
+    owner = sqlite_backend.open()
+    owner.append(make_draft(1))
+    second = sqlite_backend.open()
+    assert second.append(make_draft(2)).lane == 1
+    assert isinstance(sqlite_backend.target, SqliteTarget)
+    conn = sqlite3.connect(sqlite_backend.target.path)
+    verb = statement.split()[0]
+    with pytest.raises(sqlite3.IntegrityError, match=f"append-only: {verb} rejected"):
+        conn.execute(statement)
+    conn.close()
+    assert second.lanes() == [0, 1]
+    second.close()
+    owner.close()
+
+
 @pytest.mark.integration
 def test_truncate_is_rejected_on_postgres(postgres_dsn: str) -> None:
     """TRUNCATE skips row triggers, so PostgreSQL has a statement trigger for it."""

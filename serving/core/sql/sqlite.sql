@@ -27,3 +27,7 @@ CREATE TABLE IF NOT EXISTS audit_lanes (
     lane       INTEGER PRIMARY KEY CHECK (lane >= 1),
     created_at TEXT NOT NULL
 ) STRICT;
+CREATE TRIGGER IF NOT EXISTS audit_lanes_no_update BEFORE UPDATE ON audit_lanes
+BEGIN SELECT RAISE(ABORT, 'audit_lanes is append-only: UPDATE rejected'); END;
+CREATE TRIGGER IF NOT EXISTS audit_lanes_no_delete BEFORE DELETE ON audit_lanes
+BEGIN SELECT RAISE(ABORT, 'audit_lanes is append-only: DELETE rejected'); END;
