@@ -119,3 +119,37 @@ def test_every_serving_command_has_help() -> None:
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, (args, result.output)
         assert "Usage:" in result.output
+
+
+def test_audit_verify_and_head_cover_every_lane(sqlite_backend: Backend) -> None:
+    """Two writers, two lanes: head prints an anchor per lane; verify names a lane's tampered
+    record by lane, then the lane file's disappearance."""
+    owner, second = sqlite_backend.open(), sqlite_backend.open()
+    for i in range(3):
+        owner.append(make_draft(i))
+        second.append(make_draft(10 + i))
+    second.close()
+    owner.close()
+    dsn = _dsn(sqlite_backend)
+    heads = runner.invoke(app, ["audit", "head", "--dsn", dsn]).stdout.split()
+    assert [h.split(":")[:2] for h in heads] == [["0", "3"], ["1", "3"]]
+    result = runner.invoke(
+        app, ["audit", "verify", "--dsn", dsn, *(arg for h in heads for arg in ("--anchor", h))]
+    )
+    assert result.exit_code == 0, result.output
+    assert "audit chain intact: 6 records in 2 lane(s)" in result.output
+
+    assert isinstance(sqlite_backend.target, SqliteTarget)
+    path = sqlite_backend.target.path
+    lane1 = path.with_name(f"{path.stem}.lane1{path.suffix}")
+    Backend("sqlite", SqliteTarget(lane1)).tamper("DELETE FROM audit_records WHERE sequence = 3")
+    result = runner.invoke(
+        app, ["audit", "verify", "--dsn", dsn, "--anchor", heads[1]], terminal_width=200
+    )
+    assert result.exit_code == 1, result.output
+    assert "lane 1 #3" in result.output and "truncated" in result.output
+
+    lane1.unlink()
+    result = runner.invoke(app, ["audit", "verify", "--dsn", dsn], terminal_width=200)
+    assert result.exit_code == 1, result.output
+    assert "lane 1: its file" in result.output and "is missing" in result.output
