@@ -302,6 +302,17 @@ def _key_from_row(row: Sequence[Any]) -> StoredKey:
     return StoredKey.model_validate(dict(zip(_KEY_COLUMNS.split(", "), row, strict=True)))
 
 
+def _check_not_replaced(path: Path, inode: int) -> None:
+    """AuditWriteError if ``path`` is no longer the file opened as ``inode``."""
+    # Writes to a deleted or replaced file would go to a ghost inode, "committed".
+    try:
+        if path.stat().st_ino == inode:
+            return
+    except OSError:
+        pass
+    raise AuditWriteError(f"{path} was removed or replaced since the store was opened")
+
+
 class _Lane:
     """A lane this process owns: its file, its connection and the head of its chain.
 
@@ -323,16 +334,6 @@ class _Lane:
             head = self.conn.execute(_HEAD).fetchone()
             self.next = (head[0] + 1, head[1]) if head else (1, genesis_hash(self.number))
         return self.next
-
-    def replaced(self) -> str | None:
-        """Why the file is not the one opened (a deleted or swapped file), or None."""
-        # Writes to a deleted or replaced file would go to a ghost inode, "committed".
-        try:
-            if self.path.stat().st_ino == self.inode:
-                return None
-        except OSError:
-            pass
-        return f"{self.path} was removed or replaced since the store was opened"
 
     def release(self, *, close_conn: bool) -> None:
         """Give the lane up (the owner lock goes last, after the connection)."""
@@ -474,12 +475,7 @@ class SqliteStore(Store):
     def _writing(self, *, chain: bool) -> Iterator[_Cursor]:
         # The keys: rare writes to the main file, serialised by SQLite's own lock.
         with self._lock:
-            try:
-                replaced = self.path.stat().st_ino != self._inode
-            except OSError:
-                replaced = True
-            if replaced:
-                raise AuditWriteError(f"{self.path} was removed or replaced since it was opened")
+            _check_not_replaced(self.path, self._inode)
             cur = self._conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
@@ -494,10 +490,7 @@ class SqliteStore(Store):
         """Seal ``drafts`` as the next records of this store's lane and commit them at once."""
         with self._lock:
             try:
-                lane = self._claim()
-                problem = lane.replaced()
-                if problem is not None:
-                    raise AuditWriteError(problem)
+                lane = self._owned_lane()
                 try:
                     return self._insert(lane, drafts)
                 except sqlite3.IntegrityError:
@@ -528,6 +521,12 @@ class SqliteStore(Store):
         last = records[-1]
         lane.next = (last.sequence + 1, last.hash)
         return records
+
+    def _owned_lane(self) -> _Lane:
+        """Return the store's lane (claimed if need be), its file checked to be the one opened."""
+        lane = self._claim()
+        _check_not_replaced(lane.path, lane.inode)
+        return lane
 
     def _claim(self) -> _Lane:
         """Return this store's lane, claiming the first free one (created if need be)."""
@@ -572,10 +571,7 @@ class SqliteStore(Store):
         """Claim a lane and take its write lock; report a replaced file or a stuck writer."""
         try:
             with self._lock:
-                lane = self._claim()
-                problem = lane.replaced()
-                if problem is not None:
-                    raise AuditWriteError(problem)
+                lane = self._owned_lane()
                 lane.conn.execute("BEGIN IMMEDIATE")
                 lane.conn.execute("ROLLBACK")
         except (sqlite3.Error, OSError, AuditWriteError) as exc:
