@@ -13,10 +13,8 @@ Run: `python bench/bench_batch.py` (a step of `make bench`).
 import argparse
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +25,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_serving import train_model
+from bench_serving import bench_folder, train_model
 
 from tests.serving.conftest import FIXTURE_COLUMNS, MODEL_NAME
 
@@ -112,12 +110,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=300, help="most boosting rounds")
     parser.add_argument("--keep", action="store_true", help="keep the bench folder")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="jifen-bench-batch-", dir=Path.cwd() / "bench"))
-    try:
+    with bench_folder("batch", keep=args.keep) as work:
         run(args, work)
-    finally:
-        if not args.keep:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, work: Path) -> None:

@@ -466,11 +466,18 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the bench folder")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="jifen-bench-serving-", dir=Path.cwd() / "bench"))
-    try:
+    with bench_folder("serving", keep=args.keep) as work:
         run_bench(args, work)
+
+
+@contextmanager
+def bench_folder(name: str, *, keep: bool) -> Iterator[Path]:
+    """A fresh folder ``bench/jifen-bench-<name>-*`` for one run, removed after unless kept."""
+    work = Path(tempfile.mkdtemp(prefix=f"jifen-bench-{name}-", dir=Path.cwd() / "bench"))
+    try:
+        yield work
     finally:
-        if not args.keep:
+        if not keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
