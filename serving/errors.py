@@ -16,6 +16,7 @@ __all__ = [
     "ModelNotReadyError",
     "ModelVersionNotFoundError",
     "PermissionDeniedError",
+    "ReloadIncompleteError",
     "StoreUnavailableError",
 ]
 
@@ -75,3 +76,7 @@ class BundleRejectedError(JifenError, ValueError):
 
 class ModelVersionNotFoundError(NotFoundError):
     """A model version named by a decision or a request is not available to load."""
+
+
+class ReloadIncompleteError(JifenError, RuntimeError):
+    """A reload did not reach every worker in time (none switched, or some did not confirm)."""

@@ -23,6 +23,7 @@ from serving.errors import (
     FeatureStoreUnavailableError,
     ModelNotReadyError,
     PermissionDeniedError,
+    ReloadIncompleteError,
     StoreUnavailableError,
 )
 
@@ -36,6 +37,7 @@ _STATUS_BY_ERROR: Final[tuple[tuple[type[JifenError], int, str | None], ...]] = 
     (DataContractError, 422, None),
     (BundleRejectedError, 409, None),
     (ModelNotReadyError, 503, None),
+    (ReloadIncompleteError, 503, None),
     (
         FeatureStoreUnavailableError,
         503,
