@@ -89,6 +89,9 @@ class ServingSettings(BaseSettings):
     """MLflow registry alias of the model to serve."""
     model_cache_size: int = Field(4, ge=1, le=32)
     """Loaded model versions kept in memory (the served one plus recent ones for replays)."""
+    reload_timeout_s: float = Field(120.0, gt=0, le=900)
+    """How long every worker may take to load and check a bundle in a reload, and again to
+    swap it in; a worker that has not loaded it by then makes the reload a 503 (none swaps)."""
     feature_repo_dir: Path | None = None
     """Feast repository (holds ``feature_store.yaml``); default: ``data_dir/features``."""
     feature_service: str = Field("credit_risk_v1", pattern=r"^[a-z][a-z0-9_]{0,63}$")
@@ -126,6 +129,9 @@ class ServingSettings(BaseSettings):
     key_cache_s: float = Field(1.0, ge=0, le=60)
     """How long a verified API key is trusted without reading the store again: a key
     revoked from another process stops working within this time; 0 reads it every time."""
+    audit_min_free_mb: float = Field(64.0, ge=0)
+    """Free space (MB) the disk of a SQLite audit log needs for ``/ready`` to say ready:
+    below it the decisions would soon fail to be recorded, each a 503."""
     db_timeout_s: float = Field(2.0, gt=0, le=60)
     """How long an append waits for the database (SQLite write lock, PostgreSQL connection)."""
     pg_pool_size: int = Field(4, ge=1, le=64)
