@@ -30,6 +30,16 @@ lane 0's first ``prev_hash`` is 64 zeros (logs written before lanes existed are 
 lane *k*'s is ``sha256("jifen-audit lane k")``, so a record moved into another lane breaks
 that lane's chain. The lane is where a record is stored, not part of its sealed body.
 
+A store also keeps some of the sealed values in columns of their own, because lookups
+filter on them (``decision_id``, ``recorded_at``) or the chain is walked by them
+(``sequence``, ``prev_hash``). Those columns are checked against the sealed body: by the
+verifier (an *altered* record, named) and by lookups (``checked_record``), so an edited
+column can neither hide a record from a lookup unnoticed nor pass for the sealed value.
+
+A chain alone cannot show that its tail was cut off or replaced by a forged, correctly
+chained one: anchors (a lane's sequence and hash, kept outside the log; see
+``serving.core.anchors`` for the signed ones the service publishes) can.
+
 Persistence (SQLite, PostgreSQL) lives in ``serving.core.db``; this module is pure.
 """
 
@@ -53,6 +63,8 @@ GENESIS_HASH: Final = "0" * 64
 _REQUIRED: Final = ("sequence", "decision_id", "prev_hash")
 
 ProblemKind = Literal["altered", "removed", "reordered", "broken_link", "anchor_mismatch"]
+_COLUMNS_SEALED: Final = ("sequence", "decision_id", "prev_hash", "recorded_at")
+"""Columns that repeat a sealed value (lookups filter on them): each must equal the body's."""
 
 
 def _all_finite(value: object) -> bool:
@@ -144,6 +156,8 @@ class AuditRow:
     body: str
     lane: int = 0
     """The chain the row is stored in."""
+    recorded_at: str | None = None
+    """The ``recorded_at`` column as the store spells it (None: not read)."""
 
 
 @dataclass(frozen=True)
@@ -216,7 +230,10 @@ def seal(
         prev_hash=prev_hash,
         hash=digest,
     )
-    return record, AuditRow(sequence, prepared.decision_id, prev_hash, digest, text, lane)
+    row = AuditRow(
+        sequence, prepared.decision_id, prev_hash, digest, text, lane, utc_iso(recorded_at)
+    )
+    return record, row
 
 
 def record_from_row(row: AuditRow) -> StoredRecord:
@@ -230,6 +247,50 @@ def record_from_row(row: AuditRow) -> StoredRecord:
             f"audit record {_where(row.lane, row.sequence)} ({row.decision_id}) "
             f"cannot be read: {exc}"
         ) from exc
+
+
+def column_mismatches(row: AuditRow, body: object) -> list[str]:
+    """Name each column of ``row`` that differs from the value sealed in ``body``.
+
+    A column that is not read (``recorded_at`` None) is not compared.
+    """
+    if not isinstance(body, dict):
+        return []
+    found: list[str] = []
+    for column in _COLUMNS_SEALED:
+        stored = getattr(row, column)
+        if column not in body or stored is None or stored == body[column]:
+            continue
+        found.append(
+            f"{column} column differs from the sealed {column} "
+            f"(column {_shown(stored)}, sealed {_shown(body[column])})"
+        )
+    return found
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return f"{text[:16]}…" if len(text) == 64 else text
+
+
+def checked_record(row: AuditRow) -> StoredRecord:
+    """Parse a row found by a lookup, refusing one whose columns disagree with its body.
+
+    A lookup filters on columns (a decision id, a time range): a record found through an
+    edited column is not the record the lookup asked for, so it is not returned as one.
+
+    Raises:
+        AuditIntegrityError: the body does not parse, or a column differs from it.
+
+    """
+    record = record_from_row(row)
+    mismatches = column_mismatches(row, orjson.loads(row.body))
+    if mismatches:
+        raise AuditIntegrityError(
+            f"audit record {_where(row.lane, row.sequence)} ({row.decision_id}) was altered: "
+            f"{'; '.join(mismatches)}; run 'jifen audit verify'"
+        )
+    return record
 
 
 def _where(lane: int, sequence: int) -> str:
@@ -254,12 +315,15 @@ def _matches(row: AuditRow, text: str | None) -> bool:
 
 
 def hash_matches(row: AuditRow) -> bool:
-    """Whether the row's stored hash is the hash of its canonical body (in its format)."""
+    """Whether the row's hash is that of its canonical body and its columns agree with it.
+
+    The body is written in the format sealed in it; the columns are those lookups filter on.
+    """
     try:
         body = orjson.loads(row.body)
     except ValueError:
         return False
-    return _matches(row, _canonical_text(body))
+    return _matches(row, _canonical_text(body)) and not column_mismatches(row, body)
 
 
 # --- verification ------------------------------------------------------------------------
@@ -282,11 +346,17 @@ class ChainProblem:
 
 @dataclass(frozen=True)
 class Anchor:
-    """A lane's (sequence, hash) kept outside the database, e.g. printed by ``audit head``."""
+    """A lane's (sequence, hash) kept outside the database.
+
+    Printed by ``audit head`` and given back with ``verify --anchor``, or published signed
+    by the service (``serving.core.anchors``).
+    """
 
     sequence: int
     hash: str
     lane: int = 0
+    origin: str = field(default="given with --anchor", compare=False)
+    """Where the anchor comes from, for messages."""
 
     @classmethod
     def parse(cls, text: str) -> "Anchor":
@@ -321,7 +391,10 @@ class ChainVerifier:
     when it is stored at another sequence than the one sealed in it; a *broken link* when
     its ``prev_hash`` is not the hash of the record sealed just before it (e.g. that
     record was rewritten and re-hashed). Links are matched by sealed sequence, so a swap
-    names the two swapped records and not their neighbours. One verifier checks one lane.
+    names the two swapped records and not their neighbours. Against anchors, a record at an
+    anchored sequence with another hash is an *anchor mismatch* (a replaced, re-chained
+    tail) and an anchored sequence past the lane's end is *removed* (a truncated tail). One
+    verifier checks one lane.
     """
 
     anchor: Anchor | None = None
@@ -329,13 +402,18 @@ class ChainVerifier:
     checked: int = 0
     problems: list[ChainProblem] = field(default_factory=list)
     head: AuditRow | None = None
+    anchors: tuple[Anchor, ...] = ()
+    """More anchors of this lane (e.g. the published one beside one given by hand)."""
     _expected: int = 1
     _hash_of: dict[int, str] = field(default_factory=dict)
     _waiting: dict[int, list[_Waiting]] = field(default_factory=dict)
+    _anchored: dict[int, list[Anchor]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
-        if self.anchor is not None and self.anchor.lane != self.lane:
-            raise ValueError(f"anchor of lane {self.anchor.lane} given to lane {self.lane}")
+        for anchor in (*([self.anchor] if self.anchor else []), *self.anchors):
+            if anchor.lane != self.lane:
+                raise ValueError(f"anchor of lane {anchor.lane} given to lane {self.lane}")
+            self._anchored.setdefault(anchor.sequence, []).append(anchor)
         self._hash_of.setdefault(0, genesis_hash(self.lane))
 
     def check(self, row: AuditRow) -> None:
@@ -343,9 +421,14 @@ class ChainVerifier:
         self.checked += 1
         removed = self._check_position(row)
         body = self._check_content(row)
-        anchor = self.anchor
-        if anchor is not None and row.sequence == anchor.sequence and row.hash != anchor.hash:
-            self._add(row, "anchor_mismatch", f"hash {row.hash[:16]}… is not the anchor's")
+        for anchor in self._anchored.get(row.sequence, ()):
+            if row.hash != anchor.hash:
+                self._add(
+                    row,
+                    "anchor_mismatch",
+                    f"expected hash {anchor.hash[:16]}… (anchor {anchor.origin}), found "
+                    f"{row.hash[:16]}…: the record was replaced",
+                )
         self.head = row
         self._expected = row.sequence + 1
         if body is None:
@@ -370,16 +453,20 @@ class ChainVerifier:
                 )
         self._waiting.clear()
         last = self.head.sequence if self.head else 0
-        if self.anchor is not None and self.anchor.sequence > last:
-            self.problems.append(
-                ChainProblem(
-                    self.anchor.sequence,
-                    "?",
-                    "removed",
-                    f"the anchored record is missing; the log ends at #{last} (truncated)",
-                    self.lane,
+        for sequence, anchors in self._anchored.items():
+            if sequence <= last:
+                continue
+            for anchor in anchors:
+                self.problems.append(
+                    ChainProblem(
+                        sequence,
+                        "?",
+                        "removed",
+                        f"the anchored record (hash {anchor.hash[:16]}…, anchor "
+                        f"{anchor.origin}) is missing; the lane ends at #{last} (truncated)",
+                        self.lane,
+                    )
                 )
-            )
         self.problems.sort(key=lambda p: p.sequence)
         return self.problems
 
@@ -419,9 +506,9 @@ class ChainVerifier:
                 "reordered",
                 f"sealed as #{body['sequence']} but stored at #{row.sequence}",
             )
-        for column in ("decision_id", "prev_hash"):
-            if body[column] != getattr(row, column):
-                self._add(row, "altered", f"{column} column differs from the sealed {column}")
+        for mismatch in column_mismatches(row, body):
+            if not mismatch.startswith("sequence "):  # named as reordered above
+                self._add(row, "altered", mismatch)
         return body
 
     def _link(self, row: AuditRow, sealed_seq: int, sealed_prev: str, *, explained: bool) -> None:
@@ -473,10 +560,14 @@ class AuditRows(Protocol):
 
 
 def verify_rows(
-    rows: Iterable[AuditRow], anchor: Anchor | None = None, *, lane: int = 0
+    rows: Iterable[AuditRow],
+    anchor: Anchor | None = None,
+    *,
+    lane: int = 0,
+    anchors: Iterable[Anchor] = (),
 ) -> list[ChainProblem]:
     """Walk one lane's ``rows`` in stored order; return every problem found (none: intact)."""
-    verifier = ChainVerifier(anchor=anchor, lane=lane)
+    verifier = ChainVerifier(anchor=anchor, lane=lane, anchors=tuple(anchors))
     for row in rows:
         verifier.check(row)
     return verifier.finish()

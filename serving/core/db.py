@@ -38,7 +38,7 @@ from typing import Any, Final, Protocol
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from serving.core.audit import AuditRow, PreparedDraft, genesis_hash, record_from_row, seal
+from serving.core.audit import AuditRow, PreparedDraft, checked_record, genesis_hash, seal
 from serving.core.config import AuditTarget, SqliteTarget, redact_dsn
 from serving.errors import (
     AuditWriteError,
@@ -51,7 +51,7 @@ from serving.schemas import DecisionDraft, StoredKey, StoredRecord, utc_iso
 log = logging.getLogger(__name__)
 
 _ADVISORY_LOCK: Final = 0x4A4946454E  # "JIFEN": one lock id for chain appends and DDL
-_ROW_COLUMNS: Final = "sequence, decision_id, prev_hash, hash, body"
+_ROW_COLUMNS: Final = "sequence, decision_id, prev_hash, hash, body, recorded_at"
 _KEY_COLUMNS: Final = "key_id, name, role, secret_sha256, created_at, revoked_at"
 _INSERT_RECORD: Final = (
     "INSERT INTO audit_records (sequence, decision_id, recorded_at, prev_hash, hash, body) "
@@ -182,8 +182,14 @@ class Store(ABC):
         return records, params
 
     def get(self, decision_id: str) -> StoredRecord:
-        """Return the record of ``decision_id``; DecisionNotFoundError if there is none."""
-        return record_from_row(self.get_row(decision_id))
+        """Return the record of ``decision_id``.
+
+        Raises:
+            DecisionNotFoundError: there is none.
+            AuditIntegrityError: the row found disagrees with its sealed body.
+
+        """
+        return checked_record(self.get_row(decision_id))
 
     def get_row(self, decision_id: str) -> AuditRow:
         """Return the stored row of ``decision_id``, from whichever lane holds it."""
@@ -222,8 +228,8 @@ class Store(ABC):
             cur.execute(
                 f"SELECT {_ROW_COLUMNS} FROM audit_records {where} ORDER BY sequence", params
             )
-            for found in cur:
-                yield record_from_row(_row(found, lane))
+            for found in cur:  # the time filter read a column: it must be the sealed time
+                yield checked_record(_row(found, lane))
 
     def count(self, lane: int | None = None) -> int:
         """Return the number of stored records, of one lane or of all."""
@@ -287,8 +293,10 @@ class Store(ABC):
 
 
 def _row(found: Sequence[Any], lane: int) -> AuditRow:
-    sequence, decision_id, prev_hash, digest, body = found
-    return AuditRow(sequence, decision_id, prev_hash, digest, body, lane)
+    sequence, decision_id, prev_hash, digest, body, recorded_at = found
+    if isinstance(recorded_at, datetime):  # PostgreSQL: spelled as the body spells times
+        recorded_at = utc_iso(recorded_at)
+    return AuditRow(sequence, decision_id, prev_hash, digest, body, lane, recorded_at)
 
 
 def _reason(exc: BaseException) -> str:
