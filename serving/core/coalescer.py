@@ -10,7 +10,9 @@ nothing pending schedules a flush for the loop's next turn, so every request rea
 same turn joins the block; nothing is held back to wait for more, and a request that
 arrives alone is scored alone. The block goes through ``DecisionService.score_each``: each
 decision is recorded on its own, and each result is the one the application gets alone
-(evaluation is row by row, to the bit; tested).
+(evaluation is row by row, to the bit; tested). One firm may be in a block several times
+(a retry, two products, 16 clients at once): the store read answers every slot
+(``tests/reliability/test_same_firm.py``).
 """
 
 import asyncio

@@ -118,24 +118,29 @@ class _SqliteViews:
     def read(
         self, keys: list[bytes], names: Collection[str] | None
     ) -> list[dict[str, tuple[datetime, dict[str, object]]]]:
-        """Per key: view name → (event time, {feature: value}) for the views it is in."""
+        """Per key: view name → (event time, {feature: value}) for the views it is in.
+
+        A key given twice gets the same views in both slots (read only, never changed).
+        """
         from feast.protos.feast.types.Value_pb2 import Value
 
-        sql, parts = self._query(len(keys), names)
+        # A key named twice (one firm in two applications of a block) is asked for once and
+        # answered in each of its slots; the rows come back once per key, not per slot.
+        unique = list(dict.fromkeys(keys))
+        sql, parts = self._query(len(unique), names)
         params: list[object] = []
         for view, features in parts:
-            params += [view, *keys, *features]
-        position = {key: i for i, key in enumerate(keys)}
-        out: list[dict[str, tuple[datetime, dict[str, object]]]] = [{} for _ in keys]
+            params += [view, *unique, *features]
+        found: dict[bytes, dict[str, tuple[datetime, dict[str, object]]]] = {k: {} for k in unique}
         for view, key, feature, blob, stamp in self._conn().execute(sql, params):
-            slot = out[position[key]].get(view)
+            slot = found[key].get(view)
             if slot is None:
-                slot = out[position[key]][view] = (datetime.fromtimestamp(int(stamp), UTC), {})
+                slot = found[key][view] = (datetime.fromtimestamp(int(stamp), UTC), {})
             if names is None or feature in names:
                 proto = Value()
                 proto.ParseFromString(blob)
                 slot[1][feature] = _python_value(proto)
-        return out
+        return [found[key] for key in keys]
 
 
 class FeastFeatureSource:
