@@ -511,7 +511,9 @@ def _bar_table(
         caption="Δ: Jifen's mean minus the best reference's, ± sd over folds of the difference",
     )
     for column in RICH_BAR_COLUMNS:
-        table.add_column(column, justify="left" if column == "dataset" else "right")
+        table.add_column(
+            column, justify="left" if column == "dataset" else "right", no_wrap=column == "dataset"
+        )
     for row in _bar_rows(scores, args, frames):
         style = "green" if row[-1].startswith("meets") else "red"
         table.add_row(*row[:-1], f"[{style}]{row[-1]}[/]")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 ID_COLUMN = "application_id"
@@ -53,8 +54,10 @@ class QualityDataset:
         """The id, the features (categorical first, as text) and the target."""
         raw = self.load_raw()
         out = raw[[*self.categorical, *self.numeric, self.target]].copy()
-        for column in self.categorical:
-            out[column] = out[column].astype("string").astype(object)
+        for column in self.categorical:  # text levels, missing as NaN (not pd.NA: sklearn)
+            out[column] = pd.Series(
+                [np.nan if pd.isna(v) else str(v) for v in out[column]], dtype=object
+            )
         out.insert(0, ID_COLUMN, [f"{self.name}-{i:06d}" for i in range(len(out))])
         return out.reset_index(drop=True)
 
