@@ -55,13 +55,14 @@ test: setup services system-deps  ## Lint, type-check and run the test suite
 	.venv/bin/pytest
 	.venv/bin/pytest --nbmake notebooks/
 
-bench: setup services system-deps  ## Speed figures, each beside a peer measured in the same run
+bench: setup services system-deps  ## Speed and model-quality figures, each beside a peer measured in the same run
 	.venv/bin/python bench/bench_features.py
 	.venv/bin/python bench/bench_online.py
 	.venv/bin/python bench/bench_training.py --rows 100000 --trials 30
 	.venv/bin/python bench/audit_append.py --n 2000
 	.venv/bin/python bench/bench_serving.py
 	.venv/bin/python bench/bench_batch.py
+	.venv/bin/python bench/bench_quality.py
 
 lint: setup  ## Format and lint in place
 	.venv/bin/ruff format .
