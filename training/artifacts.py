@@ -15,6 +15,8 @@ import pandas as pd
 from training.blend import PointsBlend
 from training.bundle import MODEL_ONNX, MODEL_TEXT, sha256_file, to_json_bytes
 from training.calibrate import Calibrator
+from training.candidates.base import CandidateResult
+from training.choose import Choice
 from training.config import TrainingConfig
 from training.encode import FeatureEncoder
 from training.export import ParityResult
@@ -23,8 +25,7 @@ from training.metrics import discrimination
 from training.monotonicity import MonotonicityReport
 from training.scorer import ONNX_INPUT
 from training.spec import DatasetSpec
-from training.tracking import RunRecord
-from training.tune import TuningResult
+from training.tracking import ChildRun, RunRecord
 
 
 @dataclass(frozen=True)
@@ -105,18 +106,20 @@ def bundle_files(
 
 def training_json(
     config: TrainingConfig,
-    tuning: TuningResult,
+    selected: CandidateResult,
+    choice: Choice,
     parity: ParityResult,
     monotonicity: MonotonicityReport,
     split: dict[str, Any],
     fingerprint_: dict[str, str],
     dask: str | None,
 ) -> dict[str, Any]:
-    """How the model was trained: parameters, study, checks, split and data fingerprint."""
-    study = {k: v for k, v in tuning.summary.items() if k != "trials"}
+    """How the model was trained: candidate, parameters, study, checks, split, fingerprint."""
+    study = {k: v for k, v in selected.detail.get("study", {}).items() if k != "trials"}
     return {
-        "lightgbm_params": tuning.params,
-        "best_iteration": tuning.best_iteration,
+        "candidate": selected.name,
+        "params": selected.params,
+        "selection": choice.to_dict(),
         "study": study,
         "config": config.model_dump(mode="json"),
         "parity": parity.to_dict(),
@@ -143,29 +146,57 @@ def run_record(
     bundle_path: Path,
     metrics: dict[str, Any],
     training: dict[str, Any],
-    tuning: TuningResult,
+    results: dict[str, CandidateResult],
+    candidate_rows: list[dict[str, Any]],
     report: dict[str, Any],
     plots: dict[str, bytes],
     example: pd.DataFrame,
 ) -> RunRecord:
-    """Build the tracking record of a run: params, metrics, tags, reports, plots and example."""
-    params = {**tuning.params, "best_iteration": tuning.best_iteration}
-    params |= {f"selection.{k}": v for k, v in tuning.summary.get("selection", {}).items()}
-    params |= {"calibration": training["config"]["calibration"]["method"]}
+    """Build the tracking record of a run: params, metrics, tags, reports, plots, children."""
+    selected = results[training["candidate"]]
+    params = {**selected.params, "candidate": selected.name}
+    params |= {f"selection.{k}": v for k, v in training["selection"].items()}
+    params |= {"calibration": report["calibration_oof"]["method"]}
     params |= {"imbalance": training["config"]["tuning"]["imbalance"]}
     params |= {"trained_with": training["trained_with"]}
     tags = {f"data.{k}": str(v) for k, v in training["fingerprint"].items()}
     tags |= {"bundle.version": bundle_path.name, "bundle.path": str(bundle_path)}
     tags |= {"bundle.manifest_sha256": sha256_file(bundle_path / "manifest.json")}
+    children = [
+        ChildRun(
+            name=f"{name}/{row['name']}",
+            params={**results[row["name"]].params, "candidate": row["name"]},
+            metrics={
+                "cv_log_loss_mean": row["cv_log_loss_mean"],
+                "cv_log_loss_sd": row["cv_log_loss_sd"],
+                "cv_auc_mean": row["cv_auc_mean"],
+                "test_auc": row["test"]["auc"],
+                "test_auc_low": row["test"]["auc_low"],
+                "test_auc_high": row["test"]["auc_high"],
+                "test_brier": row["test"]["brier"],
+                "test_ks": row["test"]["ks"],
+                "test_log_loss": row["test"]["log_loss"],
+            },
+            tags={"selected": str(row["selected"]).lower()},
+        )
+        for row in candidate_rows
+    ]
+    flat_metrics = {k: v for k, v in metrics.items() if isinstance(v, int | float)}
+    studies = {r.name: r.detail["study"] for r in results.values() if "study" in r.detail}
     return RunRecord(
         name=name,
         bundle_path=bundle_path,
         params=params,
-        metrics=metrics,
+        metrics=flat_metrics,
         tags=tags,
-        json_artifacts={"study.json": tuning.summary, "evaluation.json": report},
+        json_artifacts={
+            "study.json": studies,
+            "evaluation.json": report,
+            "candidates.json": candidate_rows,
+        },
         png_artifacts=plots,
         input_example=example,
+        children=children,
     )
 
 

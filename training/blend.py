@@ -2,7 +2,8 @@
 
 Banks are told to use the points as an independent basis for judgement and as a supplement
 to their own models, so the blend is kept readable: three coefficients, fitted on the
-validation vintage (never on train, where the model's logit is over-confident)::
+out-of-fold predictions of the training window (never on in-sample predictions, where the
+model's logit is over-confident)::
 
     PD_blend = sigmoid(intercept + w_model · logit(p_model) + w_points · points)
 
@@ -59,7 +60,7 @@ class PointsBlend:
         return np.where(np.isnan(values), self.points_fill_, values)
 
     def fit(self, p_model: np.ndarray, points: np.ndarray, y: np.ndarray) -> Self:
-        """Fit the blend and the points-only model on the validation vintage."""
+        """Fit the blend and the points-only model on out-of-fold predictions."""
         values = np.asarray(points, dtype=np.float64)
         self.points_fill_ = float(np.nanmedian(values)) if not np.isnan(values).all() else 0.0
         filled = self._points(values)
@@ -125,7 +126,7 @@ class PointsBlend:
             },
             "pd_floor": self.pd_floor,
             "pd_cap": self.pd_cap,
-            "fitted_on": "validation vintage",
+            "fitted_on": "out-of-fold predictions of the training window",
         }
 
     @classmethod

@@ -1,6 +1,10 @@
-"""Calibration stage: map the model's raw probability to a PD, fitted on the validation vintage.
+"""Calibration stage: map the model's raw probability to a PD, fitted out of fold.
 
-Two methods, chosen in the training config:
+The calibrator is fitted on the served candidate's out-of-fold predictions over the
+training window (as scikit-learn's ``CalibratedClassifierCV(ensemble=False)`` does): the
+model never saw the rows it is calibrated on, and the per-grade calibration tests on the
+test part judge a map that was not fitted there either. Two methods, or ``auto`` in the
+training config (whichever has the lower log loss, cross-validated on those predictions):
 
 - ``platt``: PD = sigmoid(a · logit(p) + b). Two parameters, smooth, keeps the ranking; the
   robust choice on a small validation vintage. A non-positive slope means the model ranks
@@ -8,8 +12,7 @@ Two methods, chosen in the training config:
 - ``isotonic``: the monotone step-linear fit of scikit-learn's ``IsotonicRegression``,
   stored as its knots and applied with linear interpolation (exactly what scikit-learn does).
 
-The validation vintage is more recent than train, so calibrating on it also re-levels the
-PD to the latest observed default rate. Every PD is kept within [pd_floor, pd_cap].
+Every PD is kept within [pd_floor, pd_cap].
 Parameters are stored as JSON (no pickle) so serving applies the same arithmetic.
 """
 
@@ -18,6 +21,8 @@ from typing import Any, Literal, Self
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold
 
 from training.errors import BundleIntegrityError, TrainingError
 
@@ -57,7 +62,7 @@ class Calibrator:
         self.pd_cap = pd_cap
 
     def fit(self, p_raw: np.ndarray, y: np.ndarray) -> Self:
-        """Fit on the validation vintage's raw probabilities and outcomes.
+        """Fit on out-of-fold raw probabilities and their outcomes.
 
         Raises:
             TrainingError: Platt's slope is not positive (the model ranks backwards).
@@ -70,8 +75,8 @@ class Calibrator:
             self.intercept_ = float(model.intercept_[0])
             if self.slope_ <= 0:
                 raise TrainingError(
-                    f"Platt slope is {self.slope_:.4f} on the validation vintage; it must be "
-                    "positive (the model ranks validation backwards)"
+                    f"Platt slope is {self.slope_:.4f} on the out-of-fold predictions; it must "
+                    "be positive (the model ranks unseen rows backwards)"
                 )
         else:
             iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p_raw, y)
@@ -137,3 +142,31 @@ class Calibrator:
             cal.x_knots_ = [float(v) for v in raw["x_knots"]]
             cal.y_knots_ = [float(v) for v in raw["y_knots"]]
         return cal
+
+
+def choose_calibrator(
+    p_raw: np.ndarray,
+    y: np.ndarray,
+    method: Literal["platt", "isotonic", "auto"],
+    pd_floor: float,
+    pd_cap: float,
+    seed: int,
+    folds: int = 5,
+) -> tuple[Calibrator, dict[str, float]]:
+    """Fit the configured calibrator on out-of-fold probabilities (``auto``: lower CV loss).
+
+    Returns the calibrator fitted on all of ``p_raw`` and each method's cross-validated log
+    loss (both methods are scored, so the report can show what ``auto`` chose over).
+    """
+    y = np.asarray(y, dtype=np.int64)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    losses: dict[str, float] = {}
+    methods: tuple[Literal["platt", "isotonic"], ...] = ("platt", "isotonic")
+    for name in methods:
+        pd_ = np.zeros(len(y))
+        for fit_idx, out_idx in splitter.split(np.zeros(len(y)), y):
+            cal = Calibrator(name, pd_floor, pd_cap).fit(p_raw[fit_idx], y[fit_idx])
+            pd_[out_idx] = cal.predict(p_raw[out_idx])
+        losses[name] = float(log_loss(y, pd_, labels=[0, 1]))
+    chosen = method if method != "auto" else min(methods, key=lambda m: losses[m])
+    return Calibrator(chosen, pd_floor, pd_cap).fit(p_raw, y), losses

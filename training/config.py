@@ -22,8 +22,8 @@ from pydantic import (
 from training.errors import TrainingConfigError
 
 DEFAULT_CONFIG = "training.yaml"
-MAX_COMPACT_AUC_TOLERANCE = 0.05
-"""Most validation AUC the served model may give up for fewer trees or leaves (a material loss)."""
+MAX_COMPACT_LOG_LOSS_TOLERANCE = 0.01
+"""Most mean CV log loss the served model may give up for fewer trees (a material loss)."""
 
 
 class _Frozen(BaseModel):
@@ -51,12 +51,19 @@ class SearchSpace(_Frozen):
 
     learning_rate: Range
     num_leaves: Range
-    min_child_samples: Range
     feature_fraction: Range
     bagging_fraction: Range
     lambda_l1: Range
     lambda_l2: Range
     min_gain_to_split: Range
+    path_smooth: Range
+    max_bin: tuple[int, ...] = Field(min_length=1)
+    extra_trees: tuple[bool, ...] = Field(min_length=1)
+    min_child_share: Range
+    """min_child_samples as a share of the training rows (the search adapts to the data)."""
+    small_data_bads: int = Field(ge=0)
+    small_data_max_leaves: int = Field(ge=2)
+    """Below ``small_data_bads`` defaults, num_leaves is searched up to this."""
 
 
 class TuningConfig(_Frozen):
@@ -69,16 +76,68 @@ class TuningConfig(_Frozen):
     imbalance: Literal["none", "tune_scale_pos_weight"]
     monotone_methods: tuple[Literal["basic", "intermediate", "advanced"], ...] = Field(min_length=1)
     search: SearchSpace
-    compact_auc_tolerance: float = 0.002
+    compact_log_loss_tolerance: float = 0.0005
 
-    @field_validator("compact_auc_tolerance")
+    @field_validator("compact_log_loss_tolerance")
     @classmethod
     def _tolerance_in_range(cls, value: float) -> float:
         # Written out rather than Field(ge=, le=) so the message names the range and the value
         # (also refuses NaN, which compares false both ways).
-        if not 0 <= value <= MAX_COMPACT_AUC_TOLERANCE:
-            raise ValueError(f"must be in [0, {MAX_COMPACT_AUC_TOLERANCE}]; got {value}")
+        if not 0 <= value <= MAX_COMPACT_LOG_LOSS_TOLERANCE:
+            raise ValueError(f"must be in [0, {MAX_COMPACT_LOG_LOSS_TOLERANCE}]; got {value}")
         return value
+
+
+class CvConfig(_Frozen):
+    """Cross-validation inside the training window: tuning, selection and calibration.
+
+    Folds are stratified by the label and grouped by the spec's ``group_column`` when it
+    names one. With fewer than ``small_data_bads`` defaults in the training window the
+    folds are repeated ``small_data_repeats`` times (small data: a single cut is noisy).
+    """
+
+    folds: int = Field(ge=2, le=20)
+    repeats: int = Field(ge=1, le=20)
+    small_data_bads: int = Field(ge=0)
+    small_data_repeats: int = Field(ge=1, le=20)
+
+
+class MinimumsConfig(_Frozen):
+    """The least data a spec may train on, checked before any training."""
+
+    rows: int = Field(ge=10)
+    bads: int = Field(ge=2)
+    bads_per_fold: int = Field(ge=1)
+
+
+class ScorecardConfig(_Frozen):
+    """The WoE logistic scorecard candidate (OptBinning binning, then logistic regression)."""
+
+    enabled: bool = True
+    min_prebin_size: float = Field(gt=0, le=0.5)
+    max_n_bins: int = Field(ge=2, le=50)
+    max_n_prebins: int = Field(ge=2, le=100)
+    undeclared_trend: str = Field(min_length=1)
+    """OptBinning's monotonic_trend for features without a declared direction."""
+    c_grid: tuple[float, ...] = Field(min_length=1)
+    """Inverse L2 strengths tried by cross-validation."""
+    pdo: float = Field(gt=0)
+    base_points: float
+    base_odds: float = Field(gt=0)
+    """Odds good:bad at ``base_points``; points double the odds every ``pdo`` points."""
+
+
+class SelectionConfig(_Frozen):
+    """Which candidate is served: best mean CV log loss, with the one-standard-error rule."""
+
+    rule: Literal["one_se", "best"]
+    simplicity: tuple[str, ...] = Field(min_length=1)
+    """Candidates from simplest to most complex; under one_se the simplest within 1 SE wins."""
+    refit_on_test: bool = False
+    """Refit the served model on every row, test part included (reported as such)."""
+    serve: str = "auto"
+    """``auto`` applies the rule; a candidate's name serves that one whatever the CV says
+    (a bank's policy, e.g. scorecards only), and the report says it was imposed."""
 
 
 class EncodingConfig(_Frozen):
@@ -89,9 +148,9 @@ class EncodingConfig(_Frozen):
 
 
 class CalibrationConfig(_Frozen):
-    """Which calibrator maps the model's probability to PD."""
+    """Which calibrator maps the model's probability to PD (``auto``: lower CV log loss)."""
 
-    method: Literal["platt", "isotonic"]
+    method: Literal["platt", "isotonic", "auto"]
     pd_floor: float = Field(ge=0, lt=0.01)
     pd_cap: float = Field(gt=0.5, le=1)
 
@@ -137,6 +196,10 @@ class TrainingConfig(_Frozen):
     seed: int
     n_jobs: int = Field(ge=1, le=64)
     tuning: TuningConfig
+    cv: CvConfig
+    minimums: MinimumsConfig
+    scorecard: ScorecardConfig
+    selection: SelectionConfig
     encoding: EncodingConfig
     calibration: CalibrationConfig
     parity: ParityConfig

@@ -1,8 +1,8 @@
-"""Evaluation stage: one report of how the trained chain does, mostly on the test vintage.
+"""Evaluation stage: one report of how the trained chain does, mostly on the test part.
 
-Discrimination (AUC, Gini, KS) and accuracy (Brier, log loss) of the final PD per split;
-the calibrator's effect on the validation vintage; points only, model only and blended side
-by side on test; calibration per grade with binomial and Jeffreys tests; PSI between train
+Discrimination (AUC with its 95 % bootstrap interval on test, Gini, KS) and accuracy (Brier,
+log loss) of the final PD per part; points only, model only and blended side by side on
+test; calibration per grade with binomial and Jeffreys tests; PSI between train
 and test for the score and every feature; metrics per segment; the oracle's AUC and the gap
 when a true PD is known (simulated portfolios).
 """
@@ -17,28 +17,30 @@ from training.config import EvaluationConfig
 from training.data import Part, Splits
 from training.grades import MasterScale
 from training.metrics import (
+    auc_interval,
     calibration_by_grade,
     discrimination,
     psi_categorical,
     psi_numeric,
+    with_interval,
 )
 from training.spec import DatasetSpec
 
 Scored = dict[str, pd.DataFrame]
-"""Output of ``Scorer.score`` per split name (train, valid, test)."""
+"""Output of ``Scorer.score`` per part name (train, test)."""
 
 
-def compare_models(part: Part, scored: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Points only, model only and blended PDs on one split, side by side."""
-    out = {"model_only": discrimination(part.y, scored["pd_model"].to_numpy())}
+def compare_models(part: Part, scored: pd.DataFrame, seed: int = 0) -> dict[str, dict[str, float]]:
+    """Points only, model only and blended PDs on one part, side by side (AUC intervals)."""
+    out = {"model_only": with_interval(part.y, scored["pd_model"].to_numpy(), seed)}
     if scored["pd_points_only"].notna().all():
-        out["points_only"] = discrimination(part.y, scored["pd_points_only"].to_numpy())
-        out["blended"] = discrimination(part.y, scored["pd"].to_numpy())
+        out["points_only"] = with_interval(part.y, scored["pd_points_only"].to_numpy(), seed)
+        out["blended"] = with_interval(part.y, scored["pd"].to_numpy(), seed)
     return out
 
 
 def calibration_effect(part: Part, scored: pd.DataFrame) -> dict[str, float]:
-    """Brier score of the raw model probability and of the calibrated PD."""
+    """Brier score of the raw model probability and of the calibrated PD on one part."""
     return {
         "raw_brier": float(brier_score_loss(part.y, scored["p_model_raw"])),
         "calibrated_brier": float(brier_score_loss(part.y, scored["pd_model"])),
@@ -92,8 +94,11 @@ def oracle_gap(part: Part, scored: pd.DataFrame, oracle_pd: np.ndarray) -> dict[
     y, oracle = part.y[known], oracle_pd[known]
     model_auc = float(roc_auc_score(y, scored["pd"].to_numpy()[known]))
     oracle_auc = float(roc_auc_score(y, oracle))
+    low, high = auc_interval(y, oracle)
     return {
         "oracle_auc": oracle_auc,
+        "oracle_auc_low": low,
+        "oracle_auc_high": high,
         "model_auc": model_auc,
         "gap": oracle_auc - model_auc,
         "rows": int(known.sum()),
@@ -107,14 +112,15 @@ def evaluate(
     scale: MasterScale,
     config: EvaluationConfig,
     oracle_pd_test: np.ndarray | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Assemble the full evaluation report (a plain-JSON mapping)."""
     report: dict[str, Any] = {
-        part.name: discrimination(part.y, scored[part.name]["pd"].to_numpy())
-        for part in splits.parts()
+        "train": discrimination(splits.train.y, scored["train"]["pd"].to_numpy()),
+        "test": with_interval(splits.test.y, scored["test"]["pd"].to_numpy(), seed),
     }
-    report["calibration_valid"] = calibration_effect(splits.valid, scored["valid"])
-    report["comparison_test"] = compare_models(splits.test, scored["test"])
+    report["calibration_test"] = calibration_effect(splits.test, scored["test"])
+    report["comparison_test"] = compare_models(splits.test, scored["test"], seed)
     report["grades_test"] = calibration_by_grade(
         splits.test.y, scored["test"]["pd"].to_numpy(), scale
     )
@@ -130,25 +136,30 @@ def headline(report: dict[str, Any], splits: Splits) -> dict[str, Any]:
     test = report["test"]
     out: dict[str, Any] = {
         "test_auc": test["auc"],
+        "test_auc_low": test["auc_low"],
+        "test_auc_high": test["auc_high"],
         "test_gini": test["gini"],
         "test_ks": test["ks"],
         "test_brier": test["brier"],
         "test_log_loss": test["log_loss"],
-        "valid_auc": report["valid"]["auc"],
         "train_auc": report["train"]["auc"],
         "psi_score": report["psi"]["score"],
         "psi_max_feature": max(report["psi"]["features"].values(), default=0.0),
         "grades_rejected": sum(bool(g.get("rejected")) for g in report["grades_test"]),
-        "valid_raw_brier": report["calibration_valid"]["raw_brier"],
-        "valid_calibrated_brier": report["calibration_valid"]["calibrated_brier"],
+        "test_raw_brier": report["calibration_test"]["raw_brier"],
+        "test_calibrated_brier": report["calibration_test"]["calibrated_brier"],
     }
     for model, values in report["comparison_test"].items():
         out[f"{model}_test_auc"] = values["auc"]
+        out[f"{model}_test_auc_low"] = values["auc_low"]
+        out[f"{model}_test_auc_high"] = values["auc_high"]
         out[f"{model}_test_brier"] = values["brier"]
     if "oracle_test" in report:
         out["oracle_test_auc"] = report["oracle_test"]["oracle_auc"]
         out["oracle_auc_gap"] = report["oracle_test"]["gap"]
     summary = splits.summary()
-    for key in ("n_train", "n_valid", "n_test", "n_excluded_immature", "n_excluded_no_date"):
+    for key in ("n_train", "n_test", "defaults_train", "defaults_test"):
+        out[key] = summary[key]
+    for key in ("n_excluded_immature", "n_excluded_no_date"):
         out[key] = summary[key]
     return out

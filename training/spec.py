@@ -28,12 +28,15 @@ class _Strict(BaseModel):
 
 
 class SplitSpec(_Strict):
-    """How rows are split into train, validation and test.
+    """Where the test part starts; everything before it is the training window.
 
-    With a time column: out of time, by vintage. Cut dates win when given; otherwise the
-    cuts are the ``valid_quantile`` and ``test_quantile`` of the application dates of mature
-    rows. Without a time column: a stratified hold-out of ``holdout_share`` for test and the
-    same share again for validation, with a fixed seed.
+    With a time column the test part is out of time: the latest applications, from
+    ``test_start`` when given, else from the ``test_quantile`` of the application dates of
+    mature rows. Without a time column: a stratified hold-out of ``holdout_share`` (grouped
+    by ``group_column`` when the spec names one), with a fixed seed. There is no validation
+    vintage: cross-validation inside the training window tunes, selects and calibrates.
+
+    ``valid_start`` and ``valid_quantile`` are read for older specs and ignored.
     """
 
     valid_start: date | None = None
@@ -45,17 +48,10 @@ class SplitSpec(_Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
-        if (self.valid_start is None) != (self.test_start is None):
-            raise ValueError("split.valid_start and split.test_start must be given together")
         if self.valid_start and self.test_start and not self.valid_start < self.test_start:
             raise ValueError(
                 f"split.valid_start must be before split.test_start; got {self.valid_start} "
                 f"and {self.test_start}"
-            )
-        if not self.valid_quantile < self.test_quantile:
-            raise ValueError(
-                "split.valid_quantile must be below split.test_quantile; got "
-                f"{self.valid_quantile} and {self.test_quantile}"
             )
         return self
 
@@ -71,6 +67,8 @@ class DatasetSpec(_Strict):
     """Value of the target that means default."""
     id_column: str | None = None
     time_column: str | None = None
+    group_column: str | None = None
+    """Rows of one borrower (e.g. the credit code): never on both sides of a fold or split."""
     status_column: str = "outcome_status"
     """Rows whose status is in ``immature_values`` are excluded, when the column exists."""
     immature_values: tuple[str, ...] = ("immature",)
@@ -105,6 +103,7 @@ class DatasetSpec(_Strict):
             "target": self.target,
             "id_column": self.id_column,
             "time_column": self.time_column,
+            "group_column": self.group_column,
             "points_column": self.points_column,
             "oracle_column": self.oracle_column,
         }
@@ -129,10 +128,18 @@ def _check_lists(spec: DatasetSpec) -> None:
             )
     if not spec.features:
         raise ValueError("categorical and numeric are both empty; name at least one feature")
-    singles = {"target": spec.target, "id_column": spec.id_column, "time_column": spec.time_column}
+    singles = {
+        "target": spec.target,
+        "id_column": spec.id_column,
+        "time_column": spec.time_column,
+    }
     for role, column in singles.items():
         if column is not None and column in counts:
             raise ValueError(f"{role} {column!r} must not also be in categorical, numeric or drop")
+    if spec.group_column is not None and spec.group_column in spec.features:
+        raise ValueError(
+            f"group_column {spec.group_column!r} must not be a model feature (it may be in drop)"
+        )
     for column in spec.monotone:
         if column not in spec.numeric:
             raise ValueError(

@@ -56,6 +56,16 @@ def postgres_uri(database: str, host: str = "127.0.0.1", port: int = 5432) -> st
 
 
 @dataclass(frozen=True)
+class ChildRun:
+    """One candidate of a training run, logged as a nested run of it."""
+
+    name: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """Everything a training run logs."""
 
@@ -67,6 +77,7 @@ class RunRecord:
     json_artifacts: dict[str, Any] = field(default_factory=dict)
     png_artifacts: dict[str, bytes] = field(default_factory=dict)
     input_example: pd.DataFrame | None = None
+    children: list[ChildRun] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,11 @@ def _log_run(record: RunRecord, target: TrackingTarget) -> RegisteredVersion:
         mlflow.log_params(_flat_params(record.params))
         mlflow.log_metrics(metrics)
         mlflow.set_tags(record.tags)
+        for child in record.children:
+            with mlflow.start_run(experiment_id=experiment_id, run_name=child.name, nested=True):
+                mlflow.log_params(_flat_params(child.params))
+                mlflow.log_metrics(child.metrics)
+                mlflow.set_tags(child.tags)
         with tempfile.TemporaryDirectory() as tmp:
             for filename, payload in record.json_artifacts.items():
                 path = Path(tmp) / filename

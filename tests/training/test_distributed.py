@@ -14,7 +14,7 @@ from training.distributed import dask_client, fit_dask
 from training.encode import FeatureEncoder
 from training.pipeline import TrainRequest, train
 from training.spec import DatasetSpec
-from training.tune import DATASET_PARAMS, base_params
+from training.candidates.gbm import DATASET_PARAMS, base_params
 
 
 def test_dask_fit_auc_is_within_one_hundredth_of_single_process(

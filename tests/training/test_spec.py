@@ -101,7 +101,8 @@ def test_train_fails_before_tuning_when_spec_does_not_fit_data(
     def no_tuning(*_: object, **__: object) -> None:
         raise AssertionError("tuning started despite a bad spec")
 
-    monkeypatch.setattr("training.pipeline.Tuner.run", no_tuning)
+    monkeypatch.setattr("training.pipeline.LightGbmCandidate.cross_validate", no_tuning)
+    monkeypatch.setattr("training.pipeline.ScorecardCandidate.cross_validate", no_tuning)
     with pytest.raises(SpecError, match=r"positive_label '1' does not occur"):
         train(TrainRequest(dataset, spec_path, tmp_path / "out", n_trials=1))
     assert not (tmp_path / "out").exists()

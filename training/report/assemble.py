@@ -57,6 +57,8 @@ class ReportInputs:
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     """Free facts shown in the header (e.g. the data fingerprint)."""
+    points_table: dict[str, Any] | None = None
+    """The scorecard candidate's points table, when one was built."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def _scores(scored: pd.DataFrame) -> dict[str, np.ndarray]:
 
 
 def _discrimination(evaluation: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"split": s, **evaluation[s]} for s in ("train", "valid", "test")]
+    return [{"split": s, **evaluation[s]} for s in ("train", "test") if s in evaluation]
 
 
 def _comparison(evaluation: dict[str, Any], champion: ChampionView | None) -> list[dict[str, Any]]:
@@ -193,6 +195,18 @@ def _summary(
     return rows
 
 
+def _points_rows(table: dict[str, Any] | None, config: ReportConfig) -> dict[str, Any] | None:
+    """Return the points table, its features ordered by their spread of points (widest first)."""
+    if table is None:
+        return None
+    features = sorted(
+        table["features"],
+        key=lambda f: -(max(b["points"] for b in f["bins"]) - min(b["points"] for b in f["bins"])),
+    )
+    shown = features[: config.shap.importance_features]
+    return table | {"features": shown, "n_features": len(features), "n_shown": len(shown)}
+
+
 def assemble(inputs: ReportInputs, config: ReportConfig) -> Assembled:
     """Compute every section of the report and draw its charts."""
     evaluation, test = inputs.evaluation, inputs.splits.test
@@ -224,7 +238,11 @@ def assemble(inputs: ReportInputs, config: ReportConfig) -> Assembled:
         "discrimination": _discrimination(evaluation),
         "comparison": _comparison(evaluation, champion),
         "champion": champion,
-        "calibration_effect": evaluation["calibration_valid"],
+        "calibration_effect": evaluation["calibration_test"],
+        "calibration_oof": evaluation.get("calibration_oof"),
+        "candidates": evaluation.get("candidates", []),
+        "selection": evaluation.get("selection"),
+        "points_table": _points_rows(inputs.points_table, config),
         "grades": grades,
         "alpha": config.alpha,
         "stability": stability,

@@ -11,7 +11,7 @@ from training.pipeline import TrainResult
 from training.report.config import load_report_config
 
 SECTIONS = [
-    "summary", "discrimination", "comparison", "calibration", "stability", "segments",
+    "summary", "discrimination", "candidates", "comparison", "calibration", "stability", "segments",
     "monotonicity", "shap",
 ]  # fmt: skip
 
@@ -32,21 +32,23 @@ def test_report_is_a_checksummed_bundle_file(trained: tuple[TrainResult, Path]) 
 def test_report_shows_the_runs_own_test_metrics(
     trained: tuple[TrainResult, Path], report_html: str
 ) -> None:
-    """Discrimination and comparison tables carry the evaluation's numbers, 4 decimals."""
+    """Discrimination and comparison tables carry the evaluation's numbers, 4 decimals, and
+    every test AUC its 95 % interval."""
     report = trained[0].report
     page = parse_report(report_html)
     assert page.section_ids == SECTIONS
     rows = {r[0]: r for r in page.tables["discrimination-table"][1:]}
     header = page.tables["discrimination-table"][0]
     test = dict(zip(header, rows["test"], strict=True))
-    assert test["AUC"] == f"{report['test']['auc']:.4f}"
+    t = report["test"]
+    assert test["AUC (95 %)"] == f"{t['auc']:.4f} [{t['auc_low']:.4f}, {t['auc_high']:.4f}]"
+    assert t["auc_low"] < t["auc"] < t["auc_high"]
     assert test["KS"] == f"{report['test']['ks']:.4f}"
     assert test["Brier"] == f"{report['test']['brier']:.4f}"
     comparison = {r[0]: r[1] for r in page.tables["comparison-table"][1:]}
-    assert (
-        comparison["points only 仅积分"] == f"{report['comparison_test']['points_only']['auc']:.4f}"
-    )
-    assert comparison["blended 融合"] == f"{report['test']['auc']:.4f}"
+    points = report["comparison_test"]["points_only"]
+    assert comparison["points only 仅积分"].startswith(f"{points['auc']:.4f} [")
+    assert comparison["blended 融合"].startswith(f"{t['auc']:.4f} [")
 
 
 def test_report_tests_every_grade_with_binomial_and_jeffreys(
