@@ -1,4 +1,4 @@
-"""Commands of the serving stage: serve, audit verify/head, keys create/list/revoke.
+"""Commands of the serving stage: serve, audit verify/head/anchor, keys create/list/revoke.
 
 Heavy modules are imported inside the commands so that ``jifen --help`` stays fast.
 """
@@ -20,7 +20,10 @@ from jifen.console import configure_logging, console, make_progress
 if TYPE_CHECKING:
     import socket
 
+    from serving.core.anchors import PublishedAnchors
+    from serving.core.config import AuditTarget
     from serving.core.db import Store
+    from serving.core.verification import LogVerification
 
 audit_app = typer.Typer(
     help="Check the tamper-evident audit log of decisions.", no_args_is_help=True
@@ -37,16 +40,20 @@ DsnOption = Annotated[
         "(default: $JIFEN_AUDIT_DSN, else SQLite under the data dir).",
     ),
 ]
-_PROGRESS_STEP = 1000
+
+
+def _target(dsn: str | None) -> "AuditTarget":
+    from serving.core.config import get_settings, parse_audit_dsn
+
+    return parse_audit_dsn(dsn) if dsn else get_settings().audit_target
 
 
 def _open_store(dsn: str | None) -> "Store":
-    from serving.core.config import get_settings, parse_audit_dsn
+    from serving.core.config import get_settings
     from serving.core.db import open_store
 
     settings = get_settings()
-    target = parse_audit_dsn(dsn) if dsn else settings.audit_target
-    return open_store(target, timeout_s=settings.db_timeout_s, pool_size=1)
+    return open_store(_target(dsn), timeout_s=settings.db_timeout_s, pool_size=1)
 
 
 @audit_app.command("verify")
@@ -56,75 +63,136 @@ def audit_verify(
     anchor: Annotated[
         list[str] | None,
         typer.Option(
-            help="LANE:SEQUENCE:HASH noted earlier with 'jifen audit head' (repeat for each "
-            "lane; SEQUENCE:HASH means lane 0); also catches a truncated or rewritten tail."
+            help="LANE:SEQUENCE:HASH kept elsewhere (e.g. noted with 'jifen audit head'); "
+            "repeat for each lane; SEQUENCE:HASH means lane 0. Checked beside the published "
+            "anchors."
+        ),
+    ] = None,
+    no_anchors: Annotated[
+        bool,
+        typer.Option(
+            "--no-anchors",
+            help="Do not check the anchors the service published (a cut or replaced tail, "
+            "or a removed lane, then goes unseen); the result says so.",
+        ),
+    ] = False,
+    anchor_store: Annotated[
+        str | None,
+        typer.Option(
+            help="Folder or 'postgresql://...' the anchors were published in (default: "
+            "$JIFEN_ANCHOR_DSN, else $JIFEN_ANCHOR_DIR, else <data dir>/anchors)."
+        ),
+    ] = None,
+    anchor_key: Annotated[
+        Path | None,
+        typer.Option(
+            help="Public key (PEM) the published anchors must be signed with (default: the "
+            "service's key if readable here, else the keys published beside the anchors)."
+        ),
+    ] = None,
+    anchor_log: Annotated[
+        str | None,
+        typer.Option(
+            help="Check against the anchors published for this log id (default: this "
+            "log's own, e.g. for a copy of the log restored elsewhere)."
         ),
     ] = None,
     show: Annotated[int, typer.Option(min=1, help="Show at most this many problems.")] = 50,
 ) -> None:
-    """Walk every lane's hash chain and name every altered, removed or reordered record.
+    """Walk every lane's hash chain and check it against the latest published anchors.
 
-    Exits with code 1 when any record or lane fails, 2 when the database cannot be read.
+    Names every altered, removed or reordered record, a column that differs from its sealed
+    value, a tail cut or replaced since it was anchored, and a lane that is gone. Exits
+    with code 1 when anything fails, 2 when the log or the anchors cannot be read.
     """
-    from serving.core.audit import Anchor, ChainProblem, ChainVerifier
-    from serving.errors import StoreUnavailableError
+    from serving.core.anchors import log_id
+    from serving.core.audit import Anchor
+    from serving.core.verification import anchors_by_lane, verify_log
 
-    anchors = {a.lane: a for a in map(Anchor.parse, anchor or [])}
+    given = [Anchor.parse(text) for text in anchor or []]
+    target = _target(dsn)
+    published = None
+    if not no_anchors:
+        published = _published_anchors(anchor_store, anchor_key, anchor_log or log_id(target))
     store = _open_store(dsn)
     try:
-        lane_problems = store.lane_problems()
-        verifiers: list[ChainVerifier] = []
-        counts: dict[int, int] = {}
-        for lane in store.lanes():
-            try:
-                counts[lane] = store.count(lane)
-            except StoreUnavailableError:
-                continue  # named by lane_problems
-            verifiers.append(ChainVerifier(anchor=anchors.pop(lane, None), lane=lane))
-        problems: list[ChainProblem] = []
+        anchors = anchors_by_lane(given, published.anchors.values() if published else ())
         with make_progress(transient=True) as progress:
-            task = progress.add_task("verifying audit chain", total=sum(counts.values()))
-            done = 0
-            for verifier in verifiers:
-                for row in store.iter_rows(lane=verifier.lane):
-                    verifier.check(row)
-                    done += 1
-                    if done % _PROGRESS_STEP == 0:
-                        progress.update(task, completed=done)
-                problems.extend(verifier.finish())
-            progress.update(task, completed=done)
-        lane_problems += [f"lane {n}: anchored but not in the log" for n in sorted(anchors)]
+            task = progress.add_task("verifying audit chain", total=None)
+            result = verify_log(
+                store,
+                anchors,
+                lambda done, total: progress.update(task, completed=done, total=total),
+            )
     finally:
         store.close()
-    checked = sum(v.checked for v in verifiers)
+    _report_verification(result, published, store.description, show)
+
+
+def _published_anchors(
+    store_text: str | None, key: Path | None, log_name: str
+) -> "PublishedAnchors":
+    from serving.core.anchor_store import open_anchor_store, read_published
+    from serving.core.anchors import trusted_keys
+    from serving.core.config import get_settings, parse_anchor_store
+
+    settings = get_settings()
+    target = parse_anchor_store(store_text) if store_text else settings.anchor_target
+    anchors = open_anchor_store(target, timeout_s=settings.db_timeout_s)
+    try:
+        return read_published(anchors, log_name, trusted_keys(settings, key))
+    finally:
+        anchors.close()
+
+
+def _report_verification(
+    result: "LogVerification", published: "PublishedAnchors | None", where: str, show: int
+) -> None:
+    problems = result.problems
+    lane_problems = [*result.lane_problems, *(published.problems if published else [])]
+    for note in published.notes if published else []:
+        console.print(f"[yellow]note[/]: {note}", soft_wrap=True)
     if not problems and not lane_problems:
-        heads = "; ".join(
-            f"lane {v.lane} head #{v.head.sequence} {v.head.hash}"
-            for v in verifiers
-            if v.head is not None
-        )
+        heads = "; ".join(f"lane {h.lane} head #{h.sequence} {h.hash}" for h in result.heads)
         console.print(
-            f"[bold green]audit chain intact[/]: {checked} records in {len(verifiers)} "
-            f"lane(s); {heads or 'empty log'}"
+            f"[bold green]audit chain intact[/]: {result.checked} records in "
+            f"{result.lanes_checked} lane(s); {heads or 'empty log'}"
         )
+        console.print(_anchor_summary(published), soft_wrap=True)
         return
     table = Table("record", "decision_id", "problem", "detail", title="Audit chain problems")
     for text in lane_problems:
-        table.add_row("-", "-", "lane", text)
+        table.add_row("-", "-", "lane" if text.startswith("lane ") else "anchor", text)
     for problem in problems[:show]:
-        where = (
+        where_in = (
             f"#{problem.sequence}"
             if problem.lane == 0
             else f"lane {problem.lane} #{problem.sequence}"
         )
-        table.add_row(where, problem.decision_id, problem.kind, problem.detail)
+        table.add_row(where_in, problem.decision_id, problem.kind, problem.detail)
     console.print(table)
     hidden = f" ({len(problems) - show} not shown)" if len(problems) > show else ""
     console.print(
         f"[bold red]audit chain broken[/]: {len(problems) + len(lane_problems)} problem(s)"
-        f"{hidden} in {checked} records of {store.description}"
+        f"{hidden} in {result.checked} records of {where}"
     )
+    console.print(_anchor_summary(published), soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+def _anchor_summary(published: "PublishedAnchors | None") -> str:
+    if published is None:
+        return "[yellow]published anchors not checked (--no-anchors)[/]"
+    if not published.anchors:
+        return (
+            f"[yellow]no anchors published for {published.log} in {published.source}[/]: "
+            "a cut or replaced tail, or a removed lane, would not show"
+        )
+    return (
+        f"checked against {len(published.anchors)} published anchor(s) of {published.log} "
+        f"in {published.source} (newest {published.newest_at}, key "
+        f"{', '.join(sorted(published.key_ids))})"
+    )
 
 
 @audit_app.command("head")
@@ -144,6 +212,39 @@ def audit_head(dsn: DsnOption = None) -> None:
         return
     for each in anchors:
         typer.echo(str(each))
+
+
+@audit_app.command("anchor")
+@friendly_errors
+def audit_anchor(dsn: DsnOption = None) -> None:
+    """Publish each lane's head now, signed, where the service publishes its anchors.
+
+    The service does this on its own (every $JIFEN_ANCHOR_EVERY_S and at shutdown); this is
+    for a log written without it. A lane whose anchored record is gone or changed is not
+    anchored over: it is named, and the command exits with code 1.
+    """
+    from serving.core.anchor_publisher import AnchorPublisher
+    from serving.core.anchor_store import open_anchor_store
+    from serving.core.anchors import AnchorKey, log_id
+    from serving.core.config import get_settings
+
+    settings = get_settings()
+    key = AnchorKey.load_or_create(settings.anchor_key)
+    sink = open_anchor_store(settings.anchor_target, timeout_s=settings.db_timeout_s)
+    store = _open_store(dsn)
+    publisher = AnchorPublisher(store, sink, key, log_id(_target(dsn)), settings.anchor_every_s)
+    try:
+        signed = publisher.publish()
+    finally:
+        sink.close()
+        store.close()
+    for each in signed:
+        console.print(f"anchored lane {each.lane} #{each.sequence} {each.hash}")
+    console.print(f"{len(signed)} anchor(s) published in {sink.description}")
+    for lane, why in sorted(publisher.refused.items()):
+        console.print(f"[bold red]lane {lane} not anchored[/]: {why}", soft_wrap=True)
+    if publisher.refused:
+        raise typer.Exit(code=1)
 
 
 @keys_app.command("create")

@@ -62,6 +62,35 @@ def parse_audit_dsn(dsn: str) -> AuditTarget:
     )
 
 
+@dataclass(frozen=True)
+class AnchorFolder:
+    """Published audit anchors in a folder: ``anchors.jsonl`` and the public key beside it."""
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class AnchorDatabase:
+    """Published audit anchors in tables of a PostgreSQL database."""
+
+    dsn: str
+
+
+AnchorTarget = AnchorFolder | AnchorDatabase
+
+
+def parse_anchor_store(text: str) -> AnchorTarget:
+    """Read where anchors are published: ``postgresql://...`` or a folder path."""
+    if text.startswith(POSTGRES_PREFIXES):
+        return AnchorDatabase(text)
+    if not text or "://" in text:
+        raise ConfigError(
+            f"anchor store must be a folder path or start with 'postgresql://'; "
+            f"got {redact_dsn(text)!r}"
+        )
+    return AnchorFolder(Path(text))
+
+
 def _is_temporary(path: Path) -> bool:
     resolved = path.resolve()
     return any(resolved.is_relative_to(tmp.resolve()) for tmp in TEMPORARY_DIRS)
@@ -139,6 +168,21 @@ class ServingSettings(BaseSettings):
     metrics_dir: Path | None = None
     """Folder where the workers of one server share their metric values; ``jifen serve
     --workers N`` makes a fresh one. Unset: one process, values in memory."""
+    anchors: bool = True
+    """Publish the audit log's chain heads, signed, outside the log (``anchor_every_s``
+    and at shutdown), so ``jifen audit verify`` catches a cut or replaced tail."""
+    anchor_dir: Path | None = None
+    """Folder the anchors are published in (``anchors.jsonl``, the public key beside it);
+    default ``data_dir/anchors``. Not the audit log's own folder."""
+    anchor_dsn: str | None = None
+    """``postgresql://...``: publish the anchors in this database instead of
+    ``anchor_dir`` (another database than the audit log's)."""
+    anchor_key_path: Path | None = None
+    """Ed25519 key the anchors are signed with, made on first use (mode 0600); default
+    ``data_dir/keys/anchor_ed25519.pem``."""
+    anchor_every_s: float = Field(10.0, gt=0, le=3600)
+    """How often the chain heads are published: a tail cut within this time of the last
+    publication is not caught."""
 
     @field_validator("audit_dsn")
     @classmethod
@@ -159,12 +203,56 @@ class ServingSettings(BaseSettings):
             return SqliteTarget(self.data_dir / "serving" / "audit.sqlite3")
         return parse_audit_dsn(self.audit_dsn)
 
+    @property
+    def anchor_target(self) -> AnchorTarget:
+        """Where the audit anchors are published."""
+        if self.anchor_dsn is not None:
+            return AnchorDatabase(self.anchor_dsn)
+        return AnchorFolder(self.anchor_dir or self.data_dir / "anchors")
+
+    @property
+    def anchor_key(self) -> Path:
+        """The private key file the anchors are signed with."""
+        return self.anchor_key_path or self.data_dir / "keys" / "anchor_ed25519.pem"
+
+    @model_validator(mode="after")
+    def _keep_anchors_outside_the_log(self) -> "ServingSettings":
+        target, anchors = self.audit_target, self.anchor_target
+        if self.anchor_dsn is not None and not self.anchor_dsn.startswith(POSTGRES_PREFIXES):
+            raise ValueError(
+                f"anchor_dsn must start with 'postgresql://'; got {redact_dsn(self.anchor_dsn)!r}"
+            )
+        if (
+            isinstance(anchors, AnchorDatabase)
+            and isinstance(target, PostgresTarget)
+            and postgres_database(anchors.dsn) == postgres_database(target.dsn)
+        ):
+            raise ValueError(
+                "anchor_dsn must name another database than audit_dsn (anchors kept with "
+                f"the log go with it); got {redact_dsn(anchors.dsn)!r} for both"
+            )
+        if (
+            isinstance(anchors, AnchorFolder)
+            and isinstance(target, SqliteTarget)
+            and anchors.path.resolve() == target.path.parent.resolve()
+        ):
+            raise ValueError(
+                "anchor_dir must be another folder than the audit log's (anchors kept "
+                f"with the log go with it); got {str(anchors.path)!r}"
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_unsafe_production_values(self) -> "ServingSettings":
         if self.environment != "production":
             return self
         if self.demo_keys:
             raise ValueError("demo_keys must be false in production; got true")
+        if not self.anchors:
+            raise ValueError(
+                "anchors must be true in production (a cut audit tail would go unnoticed); "
+                "got false"
+            )
         target = self.audit_target
         if isinstance(target, SqliteTarget):
             if not target.path.is_absolute():
@@ -178,6 +266,20 @@ class ServingSettings(BaseSettings):
                     f"(records would not survive a reboot); got {str(target.path)!r}"
                 )
         return self
+
+
+def postgres_database(dsn: str) -> tuple[str, str, str]:
+    """Host, port and database a PostgreSQL DSN names (defaults filled in as libpq does)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:  # malformed: the connection will say more
+        return ("?", "?", dsn)
+    host = str(parts.get("host") or parts.get("hostaddr") or "localhost")
+    user = str(parts.get("user") or "")
+    return (host, str(parts.get("port") or "5432"), str(parts.get("dbname") or user))
 
 
 def load_settings(**overrides: object) -> ServingSettings:

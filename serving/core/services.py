@@ -7,6 +7,7 @@ from typing import Final
 
 from features.definitions.model import Group, load_feature_set
 from serving.config import load_config_file
+from serving.core.anchor_publisher import AnchorPublisher, open_publisher
 from serving.core.coalescer import ScoreCoalescer
 from serving.core.committer import AuditCommitter
 from serving.core.config import ServingSettings
@@ -72,6 +73,8 @@ class Services:
     decisions: DecisionService
     coalescer: ScoreCoalescer
     """Single applications go through it (``POST /v1/score``), batches do not."""
+    anchors: AnchorPublisher | None = None
+    """Publishes the audit chain heads, signed, outside the log (None: anchors are off)."""
 
     def readiness(self) -> Readiness:
         """Check every dependency a score needs; name the ones that fail."""
@@ -84,8 +87,10 @@ class Services:
         return Readiness(ready=all(v == "ok" for v in checks.values()), checks=checks)
 
     def close(self) -> None:
-        """Commit queued audit records, then release the store's connections."""
+        """Commit queued audit records, anchor the heads they made, then release the store."""
         self.committer.close()
+        if self.anchors is not None:
+            self.anchors.close()
         self.store.close()
 
 
@@ -133,6 +138,9 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
         model.problem or model.require().model_version,
     )
     coalescer = ScoreCoalescer(decisions, metrics, settings.score_block_max)
+    anchors = open_publisher(settings, store)
+    if anchors is not None:
+        anchors.start()
     return Services(
-        settings, store, keys, model, metrics, features, committer, decisions, coalescer
+        settings, store, keys, model, metrics, features, committer, decisions, coalescer, anchors
     )
