@@ -1,7 +1,10 @@
 """The ``applications`` table: loan applications and their 12-month outcome.
 
-Firms apply at a monthly rate once they have 12 months of history, more often under
-stress (they need cash), never while in default, and at least ``min_gap_months`` apart.
+Firms apply for a new loan at a monthly rate once they have 12 months of history, more
+often under stress (they need cash), never while in default, and at least
+``min_gap_months`` apart; a borrower applies to renew its loan when it falls due, as
+Chinese SME working-capital loans are rolled over year after year. Some firms already
+hold a loan when the window opens; it falls due within the first year of applications.
 The outcome is observed over the 12 months after the application date. When that window
 ends after the snapshot the outcome is "immature": default_flag and default_date stay
 null even if a default is already known, so every labelled row has a complete window
@@ -21,7 +24,6 @@ from features.simulate.population import Bools, Firms, Strings
 from features.simulate.writer import Frame
 
 _HISTORY_MONTHS = 12
-_RENEWAL_AFTER_MONTHS = 10
 _IP_MIN_INVENTION_RATE = 0.02
 
 
@@ -61,6 +63,64 @@ def add_months(days: Ints, months: int) -> Ints:
     )
 
 
+@dataclass
+class _Book:
+    """Per firm: its last application month, its current loan's amount and due month."""
+
+    last_app: Ints
+    amount: Floats
+    due: Ints
+
+
+def _opening_book(
+    firms: Firms,
+    activity: Activity,
+    timeline: Timeline,
+    cfg: SimulationConfig,
+    rng: np.random.Generator,
+) -> _Book:
+    """Loans taken before the window: they fall due within the first year of applications."""
+    ac, n = cfg.applications, firms.n
+    borrower = rng.random(n) < ac.initial_borrower_share
+    need = (
+        12 * activity.revenue_wan[:, timeline.burn_in + _HISTORY_MONTHS] * ac.amount_revenue_share
+    )
+    amount = need * np.exp(rng.normal(0, ac.amount_log_sd, n))
+    due = _HISTORY_MONTHS + rng.integers(0, 12, n)
+    return _Book(
+        last_app=np.full(n, NO_MONTH, dtype=np.int64),
+        amount=np.where(borrower, np.round(amount / 10) * 10, 0.0),
+        due=np.where(borrower, due, NO_MONTH).astype(np.int64),
+    )
+
+
+def _new_products(
+    firms: Firms, idx: Ints, invention: Floats, cfg: SimulationConfig, rng: np.random.Generator
+) -> Ints:
+    """Product of a new loan: stronger firms lean to points loans, inventors to IP pledges."""
+    weights = np.stack(
+        [
+            np.exp(cfg.applications.points_quality_slope * firms.quality[idx]),
+            np.ones(len(idx)),
+            np.where(invention[idx] > _IP_MIN_INVENTION_RATE, 0.6, 0.05),
+        ],
+        axis=1,
+    )
+    cum = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
+    pick = (rng.random(len(idx))[:, None] > cum).sum(axis=1)
+    return np.asarray(np.minimum(pick, 2), dtype=np.int64)
+
+
+def _terms(product: Ints, cfg: SimulationConfig, rng: np.random.Generator) -> Ints:
+    terms = np.empty(len(product), dtype=np.int64)
+    for k, name in enumerate(PRODUCTS):
+        rows = np.flatnonzero(product == k)
+        p = cfg.applications.products[name]
+        w = np.array(p.term_weights)
+        terms[rows] = np.array(p.terms)[rng.choice(len(w), size=len(rows), p=w / w.sum())]
+    return terms
+
+
 def draw_applications(
     firms: Firms,
     paths: Paths,
@@ -69,68 +129,55 @@ def draw_applications(
     cfg: SimulationConfig,
     rng: np.random.Generator,
 ) -> Applications:
-    """Draw applications month by month (vectorised over firms)."""
+    """Draw applications month by month (vectorised over firms).
+
+    A borrower applies to renew when its loan falls due (``renewal_prob``); any firm may
+    apply for a new loan at a monthly rate that rises with stress (it needs cash).
+    """
     ac = cfg.applications
     burn, n = timeline.burn_in, firms.n
     founding_month = firms.founding_month(timeline)
-    last_app = np.full(n, NO_MONTH, dtype=np.int64)
-    last_amount = np.zeros(n)
+    book = _opening_book(firms, activity, timeline, cfg, rng)
     starts = timeline.month_starts.astype(np.int64)
     products = [ac.products[p] for p in PRODUCTS]
     invention = np.array([i.invention_rate for i in cfg.industries.values()])[firms.industry]
-    picks: list[tuple[Ints, Ints, Ints, Ints, Floats]] = []
+    picks: list[tuple[Ints, Ints, Ints, Ints, Floats, Ints]] = []
     for t in range(_HISTORY_MONTHS, timeline.n_months):
         alive = (paths.default_month == NO_MONTH) | (paths.default_month >= t)
-        eligible = (
-            alive & (t - founding_month >= _HISTORY_MONTHS) & (t - last_app >= ac.min_gap_months)
-        )
+        seasoned = alive & (t - founding_month >= _HISTORY_MONTHS)
+        renews = seasoned & (book.due == t) & (rng.random(n) < ac.renewal_prob)
         rate = ac.monthly_rate * np.exp(ac.stress_need_slope * paths.stress[:, burn + t])
-        applies = eligible & (rng.random(n) < np.minimum(rate, 1.0))
+        new = (
+            seasoned
+            & (t - book.last_app >= ac.min_gap_months)
+            & (rng.random(n) < np.minimum(rate, 1.0))
+        )
         day = starts[t] + np.floor(rng.random(n) * timeline.days_in_month[t]).astype(np.int64)
-        applies &= ~((paths.default_month == t) & (paths.default_day <= day))
+        applies = (renews | new) & ~((paths.default_month == t) & (paths.default_day <= day))
         idx = np.flatnonzero(applies)
-        had_loan = last_app[idx] >= 0
-        renew = (
-            had_loan
-            & (t - last_app[idx] >= _RENEWAL_AFTER_MONTHS)
-            & (rng.random(len(idx)) < ac.renewal_prob)
+        renew = renews[idx]
+        product = np.where(
+            renew, PRODUCTS.index("renewal"), _new_products(firms, idx, invention, cfg, rng)
         )
-        weights = np.stack(
-            [
-                np.exp(ac.points_quality_slope * firms.quality[idx]),
-                np.ones(len(idx)),
-                np.where(invention[idx] > _IP_MIN_INVENTION_RATE, 0.6, 0.05),
-            ],
-            axis=1,
-        )
-        cum = np.cumsum(weights / weights.sum(axis=1, keepdims=True), axis=1)
-        new_product = (rng.random(len(idx))[:, None] > cum).sum(axis=1)
-        product = np.where(renew, PRODUCTS.index("renewal"), np.minimum(new_product, 2))
         need = 12 * activity.revenue_wan[idx, burn + t] * ac.amount_revenue_share
         amount = need * np.exp(rng.normal(0, ac.amount_log_sd, len(idx)))
-        amount = np.where(renew, last_amount[idx] * rng.uniform(0.8, 1.2, len(idx)), amount)
+        amount = np.where(renew, book.amount[idx] * rng.uniform(0.8, 1.2, len(idx)), amount)
         lo = np.array([p.amount_min_wan for p in products])[product]
         hi = np.array([p.amount_max_wan for p in products])[product]
         amount = np.clip(np.round(amount / 10) * 10, lo, hi)
-        last_app[idx] = t
-        last_amount[idx] = amount
-        picks.append((idx, np.full(len(idx), t), day[idx], product, amount))
+        terms = _terms(product, cfg, rng)
+        book.last_app[idx] = t
+        book.amount[idx] = amount
+        book.due[idx] = t + np.maximum(terms, ac.min_gap_months)
+        picks.append((idx, np.full(len(idx), t), day[idx], product, amount, terms))
     if not picks:
         empty = np.zeros(0, dtype=np.int64)
-        picks.append((empty, empty, empty, empty, np.zeros(0)))
-    firm = np.concatenate([p[0] for p in picks])
-    month = np.concatenate([p[1] for p in picks]).astype(np.int64)
-    day = np.concatenate([p[2] for p in picks])
-    product = np.concatenate([p[3] for p in picks]).astype(np.int64)
-    amount = np.concatenate([p[4] for p in picks])
+        picks.append((empty, empty, empty, empty, np.zeros(0), empty))
+    columns = [np.concatenate(column) for column in zip(*picks, strict=True)]
+    firm, month, day, product, amount, terms = columns
     order = np.lexsort((month, firm))
-    firm, month, day, product = firm[order], month[order], day[order], product[order]
-    amount = amount[order]
-    terms = np.empty(len(firm), dtype=np.int64)
-    for k, p in enumerate(products):
-        rows = np.flatnonzero(product == k)
-        w = np.array(p.term_weights)
-        terms[rows] = np.array(p.terms)[rng.choice(len(w), size=len(rows), p=w / w.sum())]
+    firm, month, day = firm[order], month[order].astype(np.int64), day[order]
+    product, amount, terms = product[order].astype(np.int64), amount[order], terms[order]
     purpose_w = np.array(list(ac.purposes.values()))
     purpose = rng.choice(len(purpose_w), size=len(firm), p=purpose_w / purpose_w.sum())
     window_end = add_months(day, 12)
@@ -142,7 +189,7 @@ def draw_applications(
         window_end=window_end,
         product=product,
         amount_wan=amount,
-        term_months=terms,
+        term_months=terms.astype(np.int64),
         purpose=purpose.astype(np.int64),
         matured=window_end <= timeline.snapshot.astype(np.int64),
         defaulted=(paths.default_month[firm] != NO_MONTH)

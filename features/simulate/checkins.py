@@ -1,7 +1,9 @@
 """The ``checkins_daily`` table: staff checked in per working day, digital-park firms only.
 
 Registered staff follow headcount; attendance falls under stress, on Fridays and before
-long holidays, and collapses after a default. Fully vectorised over (firm, working day).
+long holidays, and collapses after a default. While a firm lapses (see ``missingness``)
+its staff stop checking in and the platform has no rows for it. Fully vectorised over
+(firm, working day).
 """
 
 import numpy as np
@@ -10,7 +12,7 @@ from features.simulate.activity import Activity
 from features.simulate.calendar import Timeline
 from features.simulate.config import SimulationConfig
 from features.simulate.latent import Paths, active_months, post_default_factor
-from features.simulate.population import Firms
+from features.simulate.population import Bools, Firms
 from features.simulate.writer import Coded, Frame
 
 
@@ -18,6 +20,7 @@ def checkins_frame(
     firms: Firms,
     activity: Activity,
     paths: Paths,
+    lapsed: Bools,
     timeline: Timeline,
     cfg: SimulationConfig,
     rng: np.random.Generator,
@@ -35,7 +38,7 @@ def checkins_frame(
     sig = cfg.signals
     z = sig.attendance_base + sig.attendance_health * activity.deviation[members, burn:]
     attendance = decay / (1.0 + np.exp(-z))
-    active = active_months(firms, paths, timeline)[members]
+    active = active_months(firms, paths, timeline)[members] & ~lapsed[members]
     weekday = np.array(sig.weekday_attendance)[work.weekday]
     day_factor = weekday * np.where(work.before_holiday, sig.before_holiday_attendance, 1.0)
     month = work.month_index

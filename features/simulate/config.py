@@ -31,7 +31,9 @@ class ZoneConfig(_Frozen):
     region: str = Field(min_length=2, max_length=32)
     division: str = Field(pattern=r"^\d{6}$", description="6-digit administrative division.")
     share: float = Field(gt=0, le=1)
-    digital_park_share: float = Field(ge=0, le=1)
+    digital_park_share: float = Field(
+        ge=0, le=1, description="Share of firms on the zone's digital park platform at q = 0."
+    )
 
 
 class IndustryConfig(_Frozen):
@@ -149,10 +151,15 @@ class ProductConfig(_Frozen):
 class ApplicationConfig(_Frozen):
     """Who applies, how often, for what."""
 
-    monthly_rate: float = Field(gt=0, le=1)
+    monthly_rate: float = Field(gt=0, le=1, description="Monthly chance of a new application.")
     stress_need_slope: float = Field(description="Log change of the rate per unit of stress.")
     min_gap_months: int = Field(ge=1)
-    renewal_prob: float = Field(ge=0, le=1)
+    renewal_prob: float = Field(
+        ge=0, le=1, description="Chance a borrower applies to renew when its loan falls due."
+    )
+    initial_borrower_share: float = Field(
+        ge=0, le=1, description="Share of firms holding a loan taken before the window opens."
+    )
     points_quality_slope: float
     amount_revenue_share: float = Field(gt=0)
     amount_log_sd: float = Field(ge=0)
@@ -181,8 +188,36 @@ class MessinessConfig(_Frozen):
     revenue_outlier_rate: float = Field(ge=0, le=1)
     electricity_unit_error_rate: float = Field(ge=0, le=1)
     missing_month_rate: float = Field(ge=0, le=1)
-    no_alt_data_rate: float = Field(ge=0, le=1)
+    no_alt_data_rate: float = Field(
+        ge=0, le=1, description="Share of firms with no alternative data at all at q = 0."
+    )
     checkin_missing_day_rate: float = Field(ge=0, le=1)
+
+
+class MissingDataConfig(_Frozen):
+    """How data go missing as in life: weaker firms have thinner files, stressed ones stop.
+
+    A firm in trouble stops reporting (a lapse): its tax returns are filed late, when it
+    catches up, or never; its staff stop checking in; its power readings often stop too,
+    and an annual filing due during a lapse comes late or not at all.
+    """
+
+    thin_file_quality_slope: float = Field(
+        le=0, description="Log-odds of having no alternative data at all, per unit of quality."
+    )
+    digital_park_quality_slope: float = Field(
+        ge=0, description="Log-odds of being on a digital park platform, per unit of quality."
+    )
+    lapse_intercept: float = Field(description="Monthly logit of a lapse at zero shortfall.")
+    lapse_shortfall_slope: float = Field(
+        ge=0, description="Log-odds of a lapse per unit of health shortfall (stress - x)."
+    )
+    lapse_resume_prob: float = Field(
+        gt=0, le=1, description="Monthly chance a lapsed firm reports again."
+    )
+    lapse_electricity_missing: float = Field(
+        ge=0, le=1, description="Chance a meter-month has no reading while its firm lapses."
+    )
 
 
 class EventConfig(_Frozen):
@@ -252,6 +287,7 @@ class SimulationConfig(_Frozen):
     hazard: HazardConfig
     applications: ApplicationConfig
     messiness: MessinessConfig
+    missing_data: MissingDataConfig
     events: EventConfig
     signals: SignalConfig
     injection_rate: float = Field(ge=0, le=0.5)

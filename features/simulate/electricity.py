@@ -2,7 +2,9 @@
 
 Usage follows headcount, industry intensity, the working calendar (Spring Festival dip,
 National Day week), summer cooling, and the firm's health with a one-month lag mixed in.
-Some months are missing, a few are reported in MWh instead of kWh, and rows published
+Some months are missing, more often while the firm lapses (see ``missingness``: a firm
+that stopped reporting has often stopped paying its power bill, and the utility's feed
+carries no reading for it), a few are reported in MWh instead of kWh, and rows published
 after the snapshot are not known yet.
 """
 
@@ -12,7 +14,7 @@ from features.simulate.activity import Activity
 from features.simulate.calendar import Timeline
 from features.simulate.config import SimulationConfig
 from features.simulate.latent import Paths, active_months, post_default_factor
-from features.simulate.population import Firms
+from features.simulate.population import Bools, Firms
 from features.simulate.writer import Coded, Frame
 
 _UNIT_ERROR = 1000.0
@@ -24,6 +26,7 @@ def electricity_frame(
     firms: Firms,
     activity: Activity,
     paths: Paths,
+    lapsed: Bools,
     timeline: Timeline,
     cfg: SimulationConfig,
     rng: np.random.Generator,
@@ -52,8 +55,9 @@ def electricity_frame(
     month_end = timeline.month_starts.astype(np.int64) + timeline.days_in_month
     lo, hi = sig.electricity_publish_lag_days
     published = (month_end - 1)[None, None, :] + rng.integers(lo, hi + 1, kwh.shape)
+    no_feed = lapsed & (rng.random(lapsed.shape) < cfg.missing_data.lapse_electricity_missing)
     keep = (
-        active_months(firms, paths, timeline)[:, None, :]
+        (active_months(firms, paths, timeline) & ~no_feed)[:, None, :]
         & (np.arange(_MAX_METERS)[None, :, None] < firms.meters[:, None, None])
         & (rng.random(kwh.shape) >= cfg.messiness.missing_month_rate)
         & (published <= timeline.snapshot.astype(np.int64))

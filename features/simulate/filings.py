@@ -3,7 +3,8 @@
 Innovation indicators follow long-run quality, size, industry and stage, not short-run
 stress; revenue and profit carry the year's average health. Filings arrive between March
 and June of the next year (late ones later); some are revised, duplicated, incomplete or
-carry a revenue typo.
+carry a revenue typo. A filing due while the firm lapses (see ``missingness``) is made
+when the firm reports again within that year, or not at all.
 """
 
 import numpy as np
@@ -12,8 +13,9 @@ from features.simulate.activity import Activity
 from features.simulate.calendar import Floats, Ints, Timeline
 from features.simulate.config import SimulationConfig
 from features.simulate.enterprises import NO_DAY, Certificates
-from features.simulate.latent import NO_MONTH, Paths
-from features.simulate.population import Firms
+from features.simulate.latent import NO_MONTH, Paths, month_start_day
+from features.simulate.missingness import next_reporting_month
+from features.simulate.population import Bools, Firms
 from features.simulate.writer import Frame
 
 KEY_COLUMNS = ("filing_id", "credit_code", "fiscal_year", "revision", "filing_date")
@@ -155,11 +157,39 @@ def _indicators(
     return out
 
 
+def _after_lapses(
+    filed: Ints, years: Ints, lapsed: Bools, timeline: Timeline, rng: np.random.Generator
+) -> Ints:
+    """Move a filing due in a lapse to the month the firm reports again, in the same year.
+
+    A filing that would then fall after December of the filing year is never made (the
+    date is pushed past the snapshot, so it is dropped like any unknown filing).
+    """
+    n_months = timeline.n_months
+    month = (filed.astype("datetime64[D]").astype("datetime64[M]") - timeline.first_month).astype(
+        np.int64
+    )
+    inside = (month >= 0) & (month < n_months)
+    at = np.clip(month, 0, n_months - 1)
+    rows = np.arange(len(filed))[:, None]
+    due_in_lapse = inside & lapsed[rows, at]
+    catch_up = next_reporting_month(lapsed)[rows, at]
+    december = (
+        np.array([f"{y + 1}-12" for y in years], dtype="datetime64[M]") - timeline.first_month
+    )
+    made = catch_up <= december.astype(np.int64)[None, :]
+    late_day = month_start_day(timeline, catch_up) + rng.integers(0, 28, filed.shape)
+    never = int(timeline.snapshot.astype(np.int64)) + 1
+    moved = np.where(made & (catch_up < n_months), late_day, never)
+    return np.asarray(np.where(due_in_lapse, moved, filed), dtype=np.int64)
+
+
 def filings_frame(
     firms: Firms,
     activity: Activity,
     paths: Paths,
     certs: Certificates,
+    lapsed: Bools,
     timeline: Timeline,
     cfg: SimulationConfig,
     rng: np.random.Generator,
@@ -174,6 +204,7 @@ def filings_frame(
     filed = next_year[None, :] + np.where(
         late, 122 + rng.integers(0, 150, (n, n_fy)), rng.integers(0, 122, (n, n_fy))
     )
+    filed = _after_lapses(filed, years, lapsed, timeline, rng)
     year_end = np.array([np.datetime64(f"{y}-12-31") for y in years]).astype(np.int64)
     snap = int(timeline.snapshot.astype(np.int64))
     default_day = np.where(paths.default_month == NO_MONTH, snap + 10_000, paths.default_day)

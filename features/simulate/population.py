@@ -72,6 +72,16 @@ class Firms:
         return (day - self.founding) / _DAYS_PER_YEAR
 
 
+def tilted_share(share: Floats, slope: float, quality: Floats) -> Floats:
+    """Probability whose odds are ``share``'s odds times exp(slope * quality).
+
+    ``share`` is the probability at average quality (q = 0); written without a logit so
+    shares of 0 and 1 stay exact.
+    """
+    odds = share * np.exp(slope * quality)
+    return np.asarray(odds / (1.0 - share + odds))
+
+
 def draw_firms(
     cfg: SimulationConfig,
     registry: Registry,
@@ -115,9 +125,14 @@ def draw_firms(
         10,
         1e6,
     ).round(0)
+    # Thin files and platform membership lean on quality: parks admit stronger tenants,
+    # weaker firms more often share no data at all.
+    md = cfg.missing_data
     digital_share = np.array([z.digital_park_share for z in cfg.zones])[zone]
-    digital = rng.random(n) < digital_share
-    no_alt = rng.random(n) < cfg.messiness.no_alt_data_rate
+    digital = rng.random(n) < tilted_share(digital_share, md.digital_park_quality_slope, quality)
+    no_alt = rng.random(n) < tilted_share(
+        np.full(n, cfg.messiness.no_alt_data_rate), md.thin_file_quality_slope, quality
+    )
     probs = np.array(pop.meter_count_probs)
     meters = 1 + rng.choice(len(probs), size=n, p=probs / probs.sum())
     meters = np.where(staff > 200, np.maximum(meters, 2), meters).astype(np.int64)

@@ -31,6 +31,7 @@ from features.simulate.enterprises import draw_certificates, enterprises_frame
 from features.simulate.filings import filings_frame
 from features.simulate.injection import INJECTED_SCHEMA, inject
 from features.simulate.latent import NO_MONTH, latent_params, simulate_paths
+from features.simulate.missingness import reporting_lapses
 from features.simulate.oracle import (
     APPLICATIONS_TRUTH_SCHEMA,
     FIRMS_TRUTH_SCHEMA,
@@ -58,6 +59,7 @@ STREAMS = (
     "events",
     "oracle",
     "injection",
+    "missingness",
 )
 _REGISTRY_KEY = 0
 _CHUNK_KEY = 1
@@ -101,6 +103,7 @@ def simulate_chunk(
     paths = simulate_paths(firms, params, timeline, cfg, rng["latent"])
     activity = monthly_activity(firms, paths, timeline, cfg)
     certs = draw_certificates(firms, timeline, rng["enterprises"])
+    lapsed = reporting_lapses(activity, paths, timeline, cfg, rng["missingness"])
     # Step 2: applications and their true PD.
     apps = draw_applications(firms, paths, activity, timeline, cfg, rng["applications"])
     ids = application_ids(apps, start, timeline)
@@ -109,13 +112,15 @@ def simulate_chunk(
     frames = {
         "enterprises": enterprises_frame(firms, paths, certs, timeline, cfg, rng["enterprises"]),
         "innovation_filings": filings_frame(
-            firms, activity, paths, certs, timeline, cfg, rng["filings"]
+            firms, activity, paths, certs, lapsed, timeline, cfg, rng["filings"]
         ),
         "electricity_monthly": electricity_frame(
-            firms, activity, paths, timeline, cfg, rng["electricity"]
+            firms, activity, paths, lapsed, timeline, cfg, rng["electricity"]
         ),
-        "checkins_daily": checkins_frame(firms, activity, paths, timeline, cfg, rng["checkins"]),
-        "tax_monthly": tax_frame(firms, activity, paths, certs, timeline, cfg, rng["tax"]),
+        "checkins_daily": checkins_frame(
+            firms, activity, paths, lapsed, timeline, cfg, rng["checkins"]
+        ),
+        "tax_monthly": tax_frame(firms, activity, paths, certs, lapsed, timeline, cfg, rng["tax"]),
         "credit_events": credit_events_frame(
             firms, paths, activity, apps, timeline, cfg, rng["events"]
         ),

@@ -4,17 +4,19 @@ VAT follows the month's revenue. Corporate income tax is prepaid in January, Apr
 and October for the previous quarter's profit (15 % for certified high-tech enterprises,
 5 % effective for small low-profit firms, else 25 %). Zero filings become common under
 stress and after a default. Returns are filed by the 15th of the next month (about 2 %
-late, before the 28th).
+late, before the 28th). A return due while the firm lapses (see ``missingness``) is filed
+when the firm reports again, or never; until then it is missing.
 """
 
 import numpy as np
 
 from features.simulate.activity import Activity
-from features.simulate.calendar import Floats, Timeline
+from features.simulate.calendar import Floats, Ints, Timeline
 from features.simulate.config import SimulationConfig
 from features.simulate.enterprises import NO_DAY, Certificates
-from features.simulate.latent import Paths, active_months, post_default_factor
-from features.simulate.population import Firms
+from features.simulate.latent import Paths, active_months, month_start_day, post_default_factor
+from features.simulate.missingness import next_reporting_month
+from features.simulate.population import Bools, Firms
 from features.simulate.writer import Coded, Frame
 
 _SMALL_PROFIT_LIMIT_WAN = 300.0
@@ -30,6 +32,7 @@ def tax_frame(
     activity: Activity,
     paths: Paths,
     certs: Certificates,
+    lapsed: Bools,
     timeline: Timeline,
     cfg: SimulationConfig,
     rng: np.random.Generator,
@@ -65,7 +68,7 @@ def tax_frame(
     income = np.where(zero, 0.0, income).round(4)
     late = rng.random(shape) < sig.late_tax_filing_rate
     day = np.where(late, rng.integers(15, 28, shape), rng.integers(0, 15, shape))
-    filed = (starts + timeline.days_in_month)[None, :] + day
+    filed = _filing_days(lapsed, day, timeline, rng)
     keep = (
         active_months(firms, paths, timeline)
         & (rng.random(shape) >= cfg.messiness.missing_month_rate)
@@ -80,3 +83,21 @@ def tax_frame(
         "zero_filing": zero[keep],
         "filing_date": filed[keep].astype("datetime64[D]"),
     }
+
+
+def _filing_days(lapsed: Bools, day: Ints, timeline: Timeline, rng: np.random.Generator) -> Ints:
+    """Filing date of each month's return: next month by its deadline, or when caught up.
+
+    A return falls due in the month after its own. When the firm lapses then, it is filed
+    in the first month it reports again (days 1-28), or after the snapshot (never seen).
+    """
+    n_months = timeline.n_months
+    due = np.arange(1, n_months + 1)
+    starts = month_start_day(timeline, np.arange(n_months + 1))
+    # One past the window is never lapsed: filed after the snapshot in any case.
+    lapsed_due = np.concatenate([lapsed[:, 1:], np.zeros((lapsed.shape[0], 1), bool)], axis=1)
+    catch_up = next_reporting_month(lapsed)
+    catch_up = np.concatenate([catch_up[:, 1:], np.full((lapsed.shape[0], 1), n_months)], axis=1)
+    on_time = starts[due][None, :] + day
+    caught_up = starts[catch_up] + rng.integers(0, 28, lapsed.shape)
+    return np.asarray(np.where(lapsed_due, caught_up, on_time), dtype=np.int64)

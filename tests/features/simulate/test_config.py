@@ -10,16 +10,16 @@ from jifen.errors import ConfigError
 
 
 def test_default_config_loads_with_the_documented_defaults() -> None:
-    """The embedded default has 10,000 firms, 4 years and a fixed snapshot date."""
+    """The embedded default has 17,000 firms, 5 years and a fixed snapshot date."""
     cfg = load_simulation_config()
-    assert (cfg.n_firms, cfg.history_years, cfg.chunk_size) == (10_000, 4, 5_000)
+    assert (cfg.n_firms, cfg.history_years, cfg.chunk_size) == (17_000, 5, 5_000)
     assert str(cfg.snapshot_date) == "2025-12-31"
 
 
 def test_overrides_replace_only_the_given_fields() -> None:
     """None keeps a field; a value replaces it; the result is validated and frozen."""
     cfg = load_simulation_config().with_overrides(seed=3, n_firms=None, history_years=2)
-    assert (cfg.seed, cfg.n_firms, cfg.history_years) == (3, 10_000, 2)
+    assert (cfg.seed, cfg.n_firms, cfg.history_years) == (3, 17_000, 2)
     with pytest.raises(ValueError, match="frozen"):
         cfg.seed = 4  # type: ignore[misc]
 
