@@ -9,6 +9,7 @@ JIFEN := .venv/bin/jifen
 DATA_DIR ?= data
 AS_OF ?= 2025-12-31
 TRIALS ?= 30
+FIRMS ?=
 PORT ?= 8000
 export JIFEN_DATA_DIR := $(DATA_DIR)
 export FEAST_USAGE := False
@@ -34,8 +35,8 @@ services:  ## Start PostgreSQL and Redis on 127.0.0.1 if they are down
 system-deps:  ## Install the Debian packages reports and benchmarks need (fonts, Chromium, poppler, wrk)
 	bash .ci/system-deps
 
-run: setup  ## Simulate the default portfolio and run the main job on embedded defaults
-	$(JIFEN) simulate --data-dir $(DATA_DIR)
+run: setup  ## Simulate the default portfolio (17,000 firms; FIRMS=N to resize) and run the main job
+	$(JIFEN) simulate --data-dir $(DATA_DIR) $(if $(FIRMS),--firms $(FIRMS))
 	$(JIFEN) validate --data-dir $(DATA_DIR)
 	$(JIFEN) points --data-dir $(DATA_DIR) --as-of $(AS_OF) --top 10
 	$(JIFEN) features build --data-dir $(DATA_DIR) --as-of $(AS_OF)
