@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     source, code = export_commit(args.commit, work) if args.commit else (None, _working_tree())
     cores_before = cpu_capacity()
     try:
-        scores = run(args, work, source)
+        scores = run(args, work, source, run_dir / "folds.json")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -159,9 +159,6 @@ def main(argv: list[str] | None = None) -> None:
     console.print(_bar_table(scores, args, frames))
     markdown = _markdown(header, scores, args, frames)
     (run_dir / "quality.md").write_text(markdown, encoding="utf-8")
-    (run_dir / "folds.json").write_text(
-        json.dumps([asdict(s) for s in scores], indent=1), encoding="utf-8"
-    )
     console.print(markdown, markup=False, highlight=False, soft_wrap=True)
     console.print(f"[bold]written[/] {run_dir / 'quality.md'}, {run_dir / 'folds.json'}")
 
@@ -214,8 +211,9 @@ def measure(fold: Fold, model: str, predictor: Predictor, work: Path) -> Score:
     return score
 
 
-def run(args: argparse.Namespace, work: Path, source: Path | None) -> list[Score]:
-    """Every model on every fold of every dataset, with a progress bar."""
+def run(args: argparse.Namespace, work: Path, source: Path | None, sink: Path) -> list[Score]:
+    """Every model on every fold of every dataset, with a progress bar; ``sink`` gets every
+    score as soon as it is measured (JSON), so a run stopped early still leaves its figures."""
     predictors: dict[str, Predictor] = {
         JIFEN: jifen(args.trials, args.timeout, source),
         **REFERENCES,
@@ -238,6 +236,7 @@ def run(args: argparse.Namespace, work: Path, source: Path | None) -> list[Score
                     progress.update(task, description=f"{name} {fold.label} {model}")
                     score = measure(fold, model, predictors[model], work)
                     scores.append(score)
+                    sink.write_text(json.dumps([asdict(s) for s in scores], indent=1), "utf-8")
                     if score.error:
                         progress.console.print(f"[red]{name} {fold.label} {model}[/] {score.error}")
                     progress.advance(task)
