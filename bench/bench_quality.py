@@ -298,6 +298,8 @@ class Gap:
 
     @property
     def verdict(self) -> str:
+        if self.jifen.folds == 0:
+            return "Jifen not run (--models)"
         if self.jifen.scored == 0:
             return "Jifen failed (reason in the table per model)"
         if self.auc_diff is None or self.brier_diff is None:

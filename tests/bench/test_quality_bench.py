@@ -118,6 +118,11 @@ def test_jifen_failing_on_every_fold_is_a_failed_row_not_a_crash() -> None:
     assert result.jifen.error == "jifen train exited 2: bad spec"
 
 
+def test_bar_without_jifen_says_it_was_not_run() -> None:
+    """A run of the references alone (--models) does not report Jifen as failed."""
+    assert gap(_scores("logit", [0.7], [0.2]), "d", ["logit"]).verdict == "Jifen not run (--models)"
+
+
 def test_failure_reason_is_the_error_line_else_the_last_line() -> None:
     """The reason shown is the CLI's one-line error, or a traceback's last line."""
     cli = "loading\nerror: spec target 'y' is not in the dataset\n"
