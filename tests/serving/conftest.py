@@ -201,10 +201,12 @@ def train_tiny_bundle(
     seed: int,
     tracking: Any = None,
     catalogue: str = "national-2024-trial",
+    serve: str = "lightgbm",
 ) -> Path:
-    """Train a bundle with a dozen trees on the fixture (about a second); return its folder.
+    """Train a bundle with a dozen trees on the fixture; return its folder.
 
-    ``tracking`` (a ``training.tracking.TrackingTarget``) also logs and registers the run.
+    ``tracking`` (a ``training.tracking.TrackingTarget``) also logs and registers the run;
+    ``serve`` names the candidate the bundle holds (``lightgbm`` or ``scorecard``).
     """
     from training.pipeline import TrainRequest, train
 
@@ -217,6 +219,8 @@ def train_tiny_bundle(
         "seed": seed,
         "tuning": {"n_trials": 1, "max_boost_rounds": 40, "early_stopping_rounds": 10},
         "parity": {"min_rows": 2000},
+        "selection": {"serve": serve},
+        "cv": {"folds": 3, "small_data_repeats": 1},
     }
     (folder / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     result = train(

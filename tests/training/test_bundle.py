@@ -20,13 +20,15 @@ def _copy(trained: tuple[TrainResult, Path], tmp_path: Path) -> Path:
 
 
 def test_bundle_holds_every_part_with_its_checksum(trained: tuple[TrainResult, Path]) -> None:
-    """The manifest lists the model, encoder, calibrator, blend, scale and metrics by SHA-256."""
+    """The manifest lists the model, encoder, calibrator, blend, scale, metrics and the
+    scorecard's points table by SHA-256."""
     path = trained[0].bundle_path
     manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     expected = {
         "model.onnx", "model.lgb.txt", "encoder.json", "calibrator.json", "blend.json",
         "features.json", "master_scale.json", "metrics.json", "evaluation.json",
         "training.json", "spec.json", "validation_report.html", "reference.json",
+        "scorecard_points.json",
     }  # fmt: skip
     assert set(manifest["files"]) == expected
     for name, entry in manifest["files"].items():
