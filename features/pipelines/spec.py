@@ -29,6 +29,8 @@ def training_spec(feature_set: FeatureSet, name: str = "jifen-portfolio") -> dic
         "positive_label": 1,
         "id_column": "application_id",
         "time_column": "application_date",
+        # A firm's repeat applications stay on one side of every cross-validation fold.
+        "group_column": "credit_code",
         "status_column": "label_outcome_status",
         "immature_values": ["immature"],
         "categorical": [f.name for f in model_features if f.dtype == "string"],

@@ -14,6 +14,7 @@ def test_spec_is_a_valid_training_spec(tmp_path: Path) -> None:
     spec = DatasetSpec.model_validate(json.loads(path.read_text()))
     assert spec.target == "label_default_flag"
     assert spec.points_column == POINTS_COLUMN
+    assert spec.group_column == "credit_code"  # repeat applicants grouped in CV folds
 
 
 def test_points_enter_through_the_blend_not_the_trees() -> None:
