@@ -112,6 +112,7 @@ def _new_products(
 
 
 def _terms(product: Ints, cfg: SimulationConfig, rng: np.random.Generator) -> Ints:
+    """Term in months of each application, drawn from its product's term mix."""
     terms = np.empty(len(product), dtype=np.int64)
     for k, name in enumerate(PRODUCTS):
         rows = np.flatnonzero(product == k)
