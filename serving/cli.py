@@ -135,12 +135,17 @@ def _published_anchors(
     from serving.core.anchor_store import open_anchor_store, read_published
     from serving.core.anchors import trusted_keys
     from serving.core.config import get_settings, parse_anchor_store
+    from serving.errors import StoreUnavailableError
 
     settings = get_settings()
     target = parse_anchor_store(store_text) if store_text else settings.anchor_target
     anchors = open_anchor_store(target, timeout_s=settings.db_timeout_s)
     try:
         return read_published(anchors, log_name, trusted_keys(settings, key))
+    except StoreUnavailableError as exc:
+        raise StoreUnavailableError(
+            f"{exc}; pass --no-anchors to check the chain alone (a cut tail would not show)"
+        ) from exc
     finally:
         anchors.close()
 
