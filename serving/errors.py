@@ -6,6 +6,7 @@ __all__ = [
     "AuditIntegrityError",
     "AuditWriteError",
     "AuthenticationError",
+    "BodyTooLargeError",
     "BundleRejectedError",
     "ConfigError",
     "DecisionNotFoundError",
@@ -13,11 +14,13 @@ __all__ = [
     "FeaturesIncompleteError",
     "FirmNotFoundError",
     "KeyNotFoundError",
+    "MalformedBodyError",
     "ModelNotReadyError",
     "ModelVersionNotFoundError",
     "PermissionDeniedError",
     "ReloadIncompleteError",
     "StoreUnavailableError",
+    "UnsupportedMediaTypeError",
 ]
 
 
@@ -80,3 +83,19 @@ class ModelVersionNotFoundError(NotFoundError):
 
 class ReloadIncompleteError(JifenError, RuntimeError):
     """A reload did not reach every worker in time (none switched, or some did not confirm)."""
+
+
+class RequestBodyError(JifenError, ValueError):
+    """A request body broke one of the configured limits before it was parsed."""
+
+
+class BodyTooLargeError(RequestBodyError):
+    """The body is larger than ``max_body_bytes`` (it is not read past the limit)."""
+
+
+class UnsupportedMediaTypeError(RequestBodyError):
+    """A body was sent with a content type other than JSON (in UTF-8)."""
+
+
+class MalformedBodyError(RequestBodyError):
+    """The body is not UTF-8, nests too deep or holds a number with too many digits."""

@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 from jifen.errors import JifenError
 from serving.api.errors import install_error_handlers
 from serving.api.fast_score import FastScore
+from serving.api.limits import BodyLimitsMiddleware, document_limits
 from serving.api.main import api_router
 from serving.api.routes import health, score
 from serving.core.config import ServingSettings, get_settings
@@ -79,8 +80,13 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
     install_error_handlers(app)
+    # Bodies are checked before routing (413, 415, 400), inside the metrics that count them.
+    limits = settings.body_limits
+    on_error = app.exception_handlers[JifenError]
+    app.add_middleware(BodyLimitsMiddleware, limits=limits, on_error=on_error)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(health.router)
     app.include_router(api_router, prefix=API_PREFIX)
+    document_limits(app, limits)
     return app

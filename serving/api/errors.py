@@ -19,21 +19,27 @@ from jifen.errors import DataContractError, JifenError, NotFoundError
 from serving.errors import (
     AuditWriteError,
     AuthenticationError,
+    BodyTooLargeError,
     BundleRejectedError,
     FeatureStoreUnavailableError,
+    MalformedBodyError,
     ModelNotReadyError,
     PermissionDeniedError,
     ReloadIncompleteError,
     StoreUnavailableError,
+    UnsupportedMediaTypeError,
 )
 
 log = logging.getLogger(__name__)
 
 WWW_AUTHENTICATE: Final = 'Bearer realm="jifen"'
 _STATUS_BY_ERROR: Final[tuple[tuple[type[JifenError], int, str | None], ...]] = (
+    (MalformedBodyError, 400, None),
     (AuthenticationError, 401, None),
     (PermissionDeniedError, 403, None),
     (NotFoundError, 404, None),
+    (BodyTooLargeError, 413, None),
+    (UnsupportedMediaTypeError, 415, None),
     (DataContractError, 422, None),
     (BundleRejectedError, 409, None),
     (ModelNotReadyError, 503, None),

@@ -42,6 +42,18 @@ class PostgresTarget:
 AuditTarget = SqliteTarget | PostgresTarget
 
 
+@dataclass(frozen=True)
+class BodyLimits:
+    """What a JSON request body may be, checked before it is parsed (``serving.api.limits``)."""
+
+    max_bytes: int
+    """Larger bodies are refused with a 413, read no further than this."""
+    max_depth: int
+    """Deepest nesting of arrays and objects; deeper is a 400."""
+    max_number_digits: int
+    """Most digits in one JSON number; more is a 400."""
+
+
 def redact_dsn(dsn: str) -> str:
     """Return ``dsn`` with any password replaced by ``***`` (safe for logs and errors)."""
     return _PASSWORD_KEYWORD.sub(r"\1***", _PASSWORD_IN_URL.sub(r"\1***@", dsn))
@@ -153,6 +165,15 @@ class ServingSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     batch_max_size: int = Field(100, ge=1, le=BATCH_HARD_LIMIT)
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=256 * 1_048_576)
+    """Largest request body (bytes): larger is a 413, and the body is read no further. A
+    single application is a few hundred bytes, a batch of 1,000 about 350 KB."""
+    max_json_depth: int = Field(64, ge=8, le=512)
+    """Deepest nesting of arrays and objects in a JSON body (ours is at most 4 deep); deeper
+    is a 400, refused before the parser recurses into it."""
+    max_number_digits: int = Field(100, ge=20, le=4000)
+    """Most digits in one number of a JSON body; more is a 400 (a 5,000-digit integer costs
+    quadratic time to convert, and no amount or feature needs more than 20)."""
     demo_keys: bool = False
     """Seed well-known keys for local trials; refused in production."""
     key_cache_s: float = Field(1.0, ge=0, le=60)
@@ -195,6 +216,11 @@ class ServingSettings(BaseSettings):
     def feature_repo(self) -> Path:
         """The Feast repository folder the online vectors are read through."""
         return self.feature_repo_dir or self.data_dir / "features"
+
+    @property
+    def body_limits(self) -> BodyLimits:
+        """The limits every JSON request body is checked against."""
+        return BodyLimits(self.max_body_bytes, self.max_json_depth, self.max_number_digits)
 
     @property
     def audit_target(self) -> AuditTarget:

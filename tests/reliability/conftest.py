@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -110,7 +111,41 @@ def make_client(
         client.__exit__(None, None, None)
 
 
+@pytest.fixture(scope="module")
+def both_paths(
+    tmp_path_factory: pytest.TempPathFactory,
+    trained_bundles: TrainedBundles,  # noqa: F811
+    feature_repo: FeatureRepo,  # noqa: F811
+) -> Iterator[tuple[TestClient, TestClient]]:
+    """(fast, framework): one world served with the fast path of /v1/score on, and off."""
+    clients = []
+    for fast in (True, False):
+        folder = tmp_path_factory.mktemp(f"fast-{fast}")
+        repo = feature_repo.path
+        settings = scoring_settings(folder, trained_bundles.root, repo, fast_score=fast)
+        clients.append(TestClient(create_app(settings)))
+    with clients[0] as fast_client, clients[1] as framework:
+        yield fast_client, framework
+
+
 def key_headers(client: TestClient, role: Role) -> dict[str, str]:
     """A new key of ``role`` on an in-process app, as an authorization header."""
     full, _ = client.app.state.services.keys.create(role, f"reliability {role.value}")  # type: ignore[attr-defined]
     return {"Authorization": f"Bearer {full}"}
+
+
+def ask_both(
+    pair: tuple[TestClient, TestClient], path: str, role: Role | None, **request: Any
+) -> list[tuple[int, Any]]:
+    """POST the same request to both apps (with a key of ``role``); their (status, body)."""
+    answers = []
+    given = request.pop("headers", {})
+    for client in pair:
+        headers = {**given, **(key_headers(client, role) if role else {})}
+        response = client.post(path, headers=headers, **request)
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        answers.append((response.status_code, body))
+    return answers

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from features.credit_code import make_credit_code
-from serving.api.fast_score import MAX_BODY, FastScore
+from serving.api.fast_score import FastScore
 from serving.main import JifenAPI, create_app
 from serving.schemas import Role
 from tests.serving.conftest import (
@@ -130,7 +130,13 @@ BAD_CODE = "91110108MA01ABCD1X"
             422,
             True,
         ),
-        (Role.SCORER, {"content": b"firm=1", "headers": {"Content-Type": "text/plain"}}, 422, True),
+        # a body that is not JSON: refused by the shared body checks on both paths
+        (
+            Role.SCORER,
+            {"content": b"firm=1", "headers": {"Content-Type": "text/plain"}},
+            415,
+            False,
+        ),
         (Role.SCORER, {"json": []}, 422, True),
     ],
 )
@@ -194,15 +200,18 @@ def test_fast_path_requests_are_counted_in_the_metrics(
     assert (value(ok), value(denied), value(timed)) == (before[0] + 1, before[1] + 1, before[2] + 2)
 
 
-def test_fast_path_hands_a_body_above_its_limit_to_the_route(
+def test_fast_path_scores_a_body_up_to_the_limit_itself_and_refuses_one_byte_more(
     pair: tuple[TestClient, TestClient], feature_repo: FeatureRepo
 ) -> None:
-    """A body larger than MAX_BODY (here padded with whitespace) is scored by FastAPI, whole."""
-    body = json.dumps(application_body(feature_repo.credit_codes[2])) + " " * (MAX_BODY + 1)
+    """A body padded with whitespace to max_body_bytes is scored; one byte more is a 413."""
+    body = json.dumps(application_body(feature_repo.credit_codes[2])).encode()
+    limit = pair[0].app.state.services.settings.max_body_bytes  # type: ignore[attr-defined]
     fast_score = _fast(pair[0])
-    before = fast_score.handed_on
     headers = {"Content-Type": "application/json"}
-    fast, framework = _both(pair, Role.SCORER, content=body.encode(), headers=headers)
-    assert fast[0] == 200, fast
-    assert fast == framework
-    assert fast_score.handed_on == before + 1
+    for size, status in ((limit, 200), (limit + 1, 413)):
+        before = (fast_score.answered, fast_score.handed_on)
+        padded = body + b" " * (size - len(body))
+        fast, framework = _both(pair, Role.SCORER, content=padded, headers=headers)
+        assert fast[0] == status, fast
+        assert fast == framework
+        assert (fast_score.answered, fast_score.handed_on) == (before[0] + 1, before[1])
