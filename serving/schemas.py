@@ -9,6 +9,7 @@
 """
 
 import math
+import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
@@ -19,6 +20,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -27,7 +29,7 @@ from pydantic import (
 )
 
 from features.contracts.tables import PRODUCTS, PURPOSES
-from features.credit_code import validate_credit_code
+from features.credit_code import ALPHABET, CODE_LENGTH, validate_credit_code
 from serving.core.config import BATCH_HARD_LIMIT
 
 AUDIT_FORMAT: Final = "jifen-audit/2"
@@ -65,6 +67,78 @@ DecisionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 KeyId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]{1,32}$")]
 FeatureName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+_SHOWN: Final = 24
+"""Characters of a refused string quoted back in an error."""
+_ISO_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+# --- strict JSON types -----------------------------------------------------------------
+# A bank's system that sends "300" or true for an amount has a bug: the request is refused,
+# naming the field and what came, instead of being read as 300 or as 1 万元.
+
+
+def _json_kind(value: object) -> str:
+    """Describe a refused JSON value briefly (short strings quoted, never a whole object)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"the string {value[:_SHOWN]!r}" + ("..." if len(value) > _SHOWN else "")
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return repr(value)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _json_number(field: str) -> BeforeValidator:
+    """Accept only a JSON number (integer or decimal): not a string, not a boolean."""
+
+    def check(value: object) -> object:
+        if not _is_number(value):
+            raise ValueError(f"{field} must be a JSON number; got {_json_kind(value)}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _json_integer(field: str) -> BeforeValidator:
+    """Accept only a JSON integer: not 12.0, not "12", not true."""
+
+    def check(value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{field} must be a JSON integer; got {_json_kind(value)}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _iso_date(value: object) -> object:
+    """Accept a date written YYYY-MM-DD (or a date, from Python): not a number, not a time."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        raise ValueError(
+            f"application_date must be a date written YYYY-MM-DD; got {_json_kind(value)}"
+        )
+    return value
+
+
+def _inline_numbers(value: object) -> object:
+    """Accept only JSON numbers as inline feature values, naming the first that is not."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if not _is_number(item):
+                raise ValueError(
+                    f"inline_features[{str(name)[:64]!r}] must be a JSON number; "
+                    f"got {_json_kind(item)}"
+                )
+    return value
 
 
 def _one_of(field: str, allowed: tuple[str, ...]) -> AfterValidator:
@@ -104,10 +178,16 @@ class Enterprise(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    credit_code: Annotated[str, AfterValidator(validate_credit_code)] = Field(
+    # Checked before the type: one message names the rule for a number, "" or a typo alike.
+    credit_code: Annotated[str, BeforeValidator(validate_credit_code)] = Field(
         description="统一社会信用代码: 18 characters with a GB 32100-2015 check character.",
         examples=["91110108MA01A2B32G"],
-        json_schema_extra={"format": CREDIT_CODE_FORMAT},
+        json_schema_extra={
+            "format": CREDIT_CODE_FORMAT,
+            "minLength": CODE_LENGTH,
+            "maxLength": CODE_LENGTH,
+            "pattern": f"^[{ALPHABET}]{{{CODE_LENGTH}}}$",
+        },
     )
 
 
@@ -122,9 +202,16 @@ class Application(BaseModel):
     purpose: Annotated[str, _one_of("purpose", PURPOSES)] = Field(
         json_schema_extra={"enum": list(PURPOSES)}
     )
-    amount_wan: float = Field(gt=0, le=MAX_AMOUNT_WAN, allow_inf_nan=False)
-    term_months: Literal[3, 6, 12, 24, 36]
-    application_date: Annotated[date, AfterValidator(_within_range)]
+    amount_wan: Annotated[float, _json_number("amount_wan")] = Field(
+        gt=0,
+        le=MAX_AMOUNT_WAN,
+        allow_inf_nan=False,
+        description="Amount asked for, in 万元 (CNY 10k): a JSON number, not a string.",
+    )
+    term_months: Annotated[Literal[3, 6, 12, 24, 36], _json_integer("term_months")] = Field(
+        description="Term in months: a JSON integer."
+    )
+    application_date: Annotated[date, BeforeValidator(_iso_date), AfterValidator(_within_range)]
 
 
 class ScoreRequest(BaseModel):
@@ -134,10 +221,13 @@ class ScoreRequest(BaseModel):
 
     enterprise: Enterprise
     application: Application
-    inline_features: dict[FeatureName, FiniteFloat] = Field(
-        default_factory=dict,
-        max_length=MAX_INLINE_FEATURES,
-        description="Feature values the bank supplies itself; finite numbers only.",
+    inline_features: Annotated[dict[FeatureName, FiniteFloat], BeforeValidator(_inline_numbers)] = (
+        Field(
+            default_factory=dict,
+            max_length=MAX_INLINE_FEATURES,
+            description="Feature values the bank supplies itself; finite JSON numbers only "
+            "(not strings, not true or false).",
+        )
     )
     request_id: DecisionId | None = Field(
         None, description="The caller's own reference, kept in the audit record."

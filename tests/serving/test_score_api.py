@@ -277,9 +277,14 @@ def test_score_returns_422_when_an_inline_feature_is_no_input(
     ("field", "value", "message"),
     [
         ("application.amount_wan", -5, "Input should be greater than 0"),
-        ("application.amount_wan", "lots", "Input should be a valid number"),
-        ("application.term_months", "twelve", "Input should be 3, 6, 12, 24 or 36"),
-        ("application.application_date", "20/10/2025", "Input should be a valid date"),
+        ("application.amount_wan", "lots", "amount_wan must be a JSON number; got the string"),
+        ("application.term_months", 7, "Input should be 3, 6, 12, 24 or 36"),
+        ("application.term_months", "twelve", "term_months must be a JSON integer; got the str"),
+        (
+            "application.application_date",
+            "20/10/2025",
+            "application_date must be a date written YYYY-MM-DD; got the string '20/10/2025'",
+        ),
         ("enterprise.credit_code", "91110108", "credit_code '********' must have 18 characters"),
         ("application.product", None, "Input should be a valid string"),
     ],
