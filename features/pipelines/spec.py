@@ -8,18 +8,37 @@ not as tree features, so only ``points_total`` is named (as the points column).
 """
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
+
+import pandas as pd
 
 from features.definitions.model import FeatureSet, Group
 
 SPEC_FILE: Final = "training_spec.json"
 POINTS_COLUMN: Final = "points_total"
 SEGMENTS: Final = ("firm_industry", "app_product")
+OUTCOME_MONTHS: Final = 12
+"""An application's outcome matures 12 months after it is made (the raw contract's rule)."""
+TEST_MONTHS: Final = 12
+"""The test part is the latest 12 months of matured applications."""
 
 
-def training_spec(feature_set: FeatureSet, name: str = "jifen-portfolio") -> dict[str, Any]:
-    """Return the dataset spec of a training set built with ``feature_set``."""
+def test_start(as_of: date) -> date:
+    """First application date of the test part: the latest TEST_MONTHS of matured outcomes.
+
+    Applications made after ``as_of`` minus OUTCOME_MONTHS are immature; the test part is the
+    TEST_MONTHS before that, e.g. 2024-01-01 for a build as of 2025-12-31.
+    """
+    start = pd.Timestamp(as_of) - pd.DateOffset(months=OUTCOME_MONTHS + TEST_MONTHS)
+    return (start + pd.Timedelta(days=1)).date()
+
+
+def training_spec(
+    feature_set: FeatureSet, name: str = "jifen-portfolio", as_of: date | None = None
+) -> dict[str, Any]:
+    """Return the dataset spec of a training set built with ``feature_set`` as of ``as_of``."""
     model_features = [f for f in feature_set.features if f.group is not Group.POINTS]
     points = [f.name for f in feature_set.by_group(Group.POINTS)]
     return {
@@ -43,11 +62,13 @@ def training_spec(feature_set: FeatureSet, name: str = "jifen-portfolio") -> dic
         },
         "points_column": POINTS_COLUMN,
         "segments": list(SEGMENTS),
+        **({"split": {"test_start": test_start(as_of).isoformat()}} if as_of else {}),
     }
 
 
-def write_training_spec(feature_set: FeatureSet, folder: Path) -> Path:
+def write_training_spec(feature_set: FeatureSet, folder: Path, as_of: date | None = None) -> Path:
     """Write the spec as JSON into ``folder`` and return its path."""
     path = folder / SPEC_FILE
-    path.write_text(json.dumps(training_spec(feature_set), indent=2, ensure_ascii=False) + "\n")
+    spec = training_spec(feature_set, as_of=as_of)
+    path.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
     return path

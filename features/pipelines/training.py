@@ -127,7 +127,7 @@ def build_training_set(
         con.close()
     path = features_dir(layout) / TRAINING_SET_FILE
     _write(table, path, fs, as_of, kind="training_set")
-    write_training_spec(fs, path.parent)
+    write_training_spec(fs, path.parent, as_of)
     return BuildResult(
         path, table.num_rows, len(fs.features), fs.feature_set_version, as_of,
         time.perf_counter() - started,

@@ -43,3 +43,12 @@ def test_every_model_feature_is_listed_once() -> None:
     listed = spec["categorical"] + spec["numeric"]
     assert len(listed) == len(set(listed))
     assert set(listed) == {f.name for f in fs.features if f.group is not Group.POINTS}
+
+
+def test_test_part_is_the_latest_twelve_months_of_matured_outcomes() -> None:
+    """Built as of 2025-12-31, outcomes mature up to 2024-12-31: test starts 2024-01-01."""
+    from datetime import date
+
+    spec = training_spec(load_feature_set(), as_of=date(2025, 12, 31))
+    assert spec["split"] == {"test_start": "2024-01-01"}
+    assert DatasetSpec.model_validate(spec).split.test_start == date(2024, 1, 1)
