@@ -41,6 +41,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -57,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_support import cpu_capacity
 from quality_datasets import DATASETS, QualityDataset
-from quality_models import REFERENCES, Fold, ModelError, Predictor, jifen
+from quality_models import REFERENCES, Fold, ModelError, Predictor, jifen, jifen_served
 
 JIFEN = "jifen"
 QUICK_DATASET = "german_credit"
@@ -78,6 +79,10 @@ class Score:
     log_loss: float | None = None
     seconds: float = 0.0
     error: str | None = None
+    served: str | None = None
+    """Jifen only: the candidate its bundle serves."""
+    fitted_share: float | None = None
+    """Jifen only: the share of the fold's training rows the served model was fitted on."""
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -235,6 +240,10 @@ def run(args: argparse.Namespace, work: Path, source: Path | None, sink: Path) -
                 for model in args.models:
                     progress.update(task, description=f"{name} {fold.label} {model}")
                     score = measure(fold, model, predictors[model], work)
+                    if model == JIFEN:
+                        served, rows = jifen_served(work, fold)
+                        score.served = served
+                        score.fitted_share = rows / len(fold.train) if rows else None
                     scores.append(score)
                     sink.write_text(json.dumps([asdict(s) for s in scores], indent=1), "utf-8")
                     if score.error:
@@ -412,6 +421,15 @@ def _diff(value: tuple[float, float] | None) -> str:
     return f"{mean:+.4f}" + (f" ± {sd:.4f}" if not np.isnan(sd) else "")
 
 
+def _served(scores: list[Score], dataset: str) -> str:
+    """Which candidates Jifen served over the folds, and on what share of the rows it fitted."""
+    mine = [s for s in scores if s.dataset == dataset and s.model == JIFEN and s.error is None]
+    picks = Counter(s.served for s in mine if s.served)
+    shares = [s.fitted_share for s in mine if s.fitted_share is not None]
+    text = ", ".join(f"{name} x{count}" for name, count in picks.most_common()) or "-"
+    return text + (f" (fitted on {statistics.fmean(shares):.0%} of rows)" if shares else "")
+
+
 def _bar_rows(
     scores: list[Score], args: argparse.Namespace, frames: dict[str, pd.DataFrame]
 ) -> list[list[str]]:
@@ -440,6 +458,7 @@ def _bar_rows(
                 jifen_brier,
                 best_brier,
                 _diff(g.brier_diff),
+                _served(scores, name),
                 g.verdict,
             ]
         )
@@ -457,6 +476,7 @@ BAR_COLUMNS = (
     "Jifen Brier",
     "best reference Brier",
     "Δ Brier (Jifen − best)",
+    "Jifen served",
     "bar: AUC ≥ best, Brier ≤ best",
 )
 RICH_BAR_COLUMNS = (
@@ -470,6 +490,7 @@ RICH_BAR_COLUMNS = (
     "Jifen Brier",
     "best ref Brier",
     "Δ Brier",
+    "Jifen served",
     "bar",
 )
 DETAIL_COLUMNS = ("dataset", "model", "AUC", "Brier", "log loss", "s / fold", "folds scored")

@@ -221,7 +221,7 @@ def jifen(trials: int | None, timeout: float, source: Path | None = None) -> Pre
         env["PYTHONPATH"] = str(source)
 
     def predict(fold: Fold, work: Path) -> np.ndarray:
-        folder = work / fold.dataset.name / fold.label
+        folder = _fold_folder(work, fold)
         folder.mkdir(parents=True, exist_ok=True)
         train_csv, test_csv, spec = folder / "train.csv", folder / "test.csv", folder / "spec.json"
         fold.train.to_csv(train_csv, index=False)
@@ -249,6 +249,23 @@ def jifen(trials: int | None, timeout: float, source: Path | None = None) -> Pre
         return pd_test.to_numpy(float)
 
     return predict
+
+
+def _fold_folder(work: Path, fold: Fold) -> Path:
+    return work / fold.dataset.name / fold.label
+
+
+def jifen_served(work: Path, fold: Fold) -> tuple[str | None, int | None]:
+    """The candidate `jifen train` served on this fold and the rows it was fitted on, read
+    from its metrics.json (None where this version of training does not say)."""
+    try:
+        metrics = json.loads((_fold_folder(work, fold) / "out" / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None, None
+    selected = metrics.get("selected")
+    chosen = metrics.get("candidate") or (selected.get("selected") if selected else None)
+    rows = metrics.get("n_train")
+    return (str(chosen) if chosen else None), (int(rows) if rows is not None else None)
 
 
 def _run(args: list[str], folder: Path, step: str, timeout: float, env: dict[str, str]) -> None:
