@@ -119,7 +119,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="measure Jifen at this commit (exported with git archive into the run folder) "
         "instead of the working tree, e.g. HEAD while others edit training/",
     )
-    parser.add_argument("--out-dir", type=Path, default=Path("bench/results"))
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path("bench/results"),
+        help="where the run folder quality-<stamp>/ is made",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the fold folders")
     args = parser.parse_args(argv)
     if args.quick:
