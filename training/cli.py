@@ -111,6 +111,7 @@ def train_command(
     )
     with make_progress() as progress:
         result = train(request, progress)
+    console.print(_candidates_table(result.metrics))
     console.print(_metrics_table(result.metrics, result.report))
     if result.blend:
         console.print(f"[bold]blend[/] {result.blend}")
@@ -121,19 +122,52 @@ def train_command(
         console.print(f"[bold]registered[/] {reg.name} v{reg.version} (alias challenger)")
 
 
+def _auc(values: dict[str, Any]) -> str:
+    return f"{values['auc']:.4f} [{values['auc_low']:.4f}, {values['auc_high']:.4f}]"
+
+
+def _candidates_table(metrics: dict[str, Any]) -> Table:
+    table = Table(title=f"Candidates, cross-validated: {metrics['cv']['description']}")
+    for column in ("candidate", "CV log loss", "CV AUC", "test AUC (95 %)", "test Brier", "served"):
+        table.add_column(column, justify="left" if column == "candidate" else "right")
+    for c in metrics["candidates"]:
+        table.add_row(
+            c["title"],
+            f"{c['cv_log_loss_mean']:.4f} ± {c['cv_log_loss_sd']:.4f}",
+            f"{c['cv_auc_mean']:.4f} ± {c['cv_auc_sd']:.4f}",
+            _auc(c["test"]),
+            f"{c['test']['brier']:.4f}",
+            "yes" if c["selected"] else "",
+        )
+    table.caption = (
+        f"{metrics['selected']['reason']}. Served model fitted on {metrics['served_rows']}."
+    )
+    return table
+
+
 def _metrics_table(metrics: dict[str, Any], report: dict[str, Any]) -> Table:
-    table = Table(title="Test vintage (out of time)")
-    for column in ("model", "AUC", "Gini", "KS", "Brier", "log loss"):
+    table = Table(title="Served model on the test part (never used to fit or choose)")
+    for column in ("model", "AUC (95 %)", "Gini", "KS", "Brier", "log loss"):
         table.add_column(column, justify="right" if column != "model" else "left")
     for model, values in report["comparison_test"].items():
         table.add_row(
             model.replace("_", " "),
-            *(f"{values[k]:.4f}" for k in ("auc", "gini", "ks", "brier", "log_loss")),
+            _auc(values),
+            *(f"{values[k]:.4f}" for k in ("gini", "ks", "brier", "log_loss")),
+        )
+    if "oracle_test" in report:
+        oracle = report["oracle_test"]
+        table.add_row(
+            "true PD (simulated)",
+            f"{oracle['oracle_auc']:.4f} [{oracle['oracle_auc_low']:.4f}, "
+            f"{oracle['oracle_auc_high']:.4f}]",
+            *("" for _ in range(4)),
         )
     table.caption = (
-        f"n_train {metrics['n_train']}, n_test {metrics['n_test']}, excluded immature "
-        f"{metrics['n_excluded_immature']}; ONNX parity max |ΔPD| "
-        f"{metrics['parity_max_abs_pd']:.1e} on {metrics['parity_rows']} rows"
+        f"train {metrics['n_train']:,} rows ({metrics['defaults_train']:,} defaults), test "
+        f"{metrics['n_test']:,} ({metrics['defaults_test']:,} defaults), excluded immature "
+        f"{metrics['n_excluded_immature']:,}; ONNX parity max |ΔPD| "
+        f"{metrics['parity_max_abs_pd']:.1e} on {metrics['parity_rows']:,} rows"
     )
     return table
 

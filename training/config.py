@@ -97,6 +97,8 @@ class CvConfig(_Frozen):
     """
 
     folds: int = Field(ge=2, le=20)
+    tuning_folds: int = Field(ge=2, le=20)
+    """Folds of the LightGBM study (it fits every trial on each: fewer is cheaper)."""
     repeats: int = Field(ge=1, le=20)
     small_data_bads: int = Field(ge=0)
     small_data_repeats: int = Field(ge=1, le=20)

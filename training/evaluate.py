@@ -156,6 +156,8 @@ def headline(report: dict[str, Any], splits: Splits) -> dict[str, Any]:
         out[f"{model}_test_brier"] = values["brier"]
     if "oracle_test" in report:
         out["oracle_test_auc"] = report["oracle_test"]["oracle_auc"]
+        out["oracle_test_auc_low"] = report["oracle_test"]["oracle_auc_low"]
+        out["oracle_test_auc_high"] = report["oracle_test"]["oracle_auc_high"]
         out["oracle_auc_gap"] = report["oracle_test"]["gap"]
     summary = splits.summary()
     for key in ("n_train", "n_test", "defaults_train", "defaults_test"):

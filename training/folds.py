@@ -61,8 +61,10 @@ def plan_folds(
     cv: CvConfig,
     minimums: MinimumsConfig,
     seed: int,
+    repeat: bool = True,
+    k: int | None = None,
 ) -> CvPlan:
-    """Cut the training window into folds (repeated when defaults are few).
+    """Cut the training window into folds (repeated when defaults are few and ``repeat``).
 
     Raises:
         DatasetError: too few defaults (or firms) for the fold count: every scored fold
@@ -71,7 +73,9 @@ def plan_folds(
     """
     y = np.asarray(y, dtype=np.int64)
     bads = int(y.sum())
+    cv = cv if k is None else cv.model_copy(update={"folds": k})
     repeats = cv.small_data_repeats if bads < cv.small_data_bads else cv.repeats
+    repeats = repeats if repeat else 1
     need = cv.folds * minimums.bads_per_fold
     if bads < need:
         raise DatasetError(

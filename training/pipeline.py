@@ -16,6 +16,7 @@ report, never to choose).
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,7 @@ from training.blend import PointsBlend
 from training.bundle import new_version, to_json_bytes, write_bundle
 from training.calibrate import Calibrator, choose_calibrator, sigmoid
 from training.candidates.base import Candidate, CandidateResult, CvData, FinalModel
-from training.candidates.gbm import LightGbmCandidate
+from training.candidates.gbm import LightGbmCandidate, fit_params
 from training.candidates.scorecard import ScorecardCandidate
 from training.choose import Choice, choose
 from training.config import TrainingConfig, load_config
@@ -213,7 +214,11 @@ def _step_folds(run: _Run) -> None:
     groups = None
     if spec.group_column is not None:
         groups = train.frame[spec.group_column].astype("string").fillna("__missing__").to_numpy()
-    run.tune_plan = plan_folds(train.y, groups, config.cv, config.minimums, config.seed)
+    # The study explores on one cut; the judging folds, which every candidate's comparison
+    # and the calibration rest on, are repeated on small data.
+    run.tune_plan = plan_folds(
+        train.y, groups, config.cv, config.minimums, config.seed, False, config.cv.tuning_folds
+    )
     judge_seed = config.seed + JUDGE_SEED_OFFSET
     run.judge_plan = plan_folds(train.y, groups, config.cv, config.minimums, judge_seed)
     logger.info("cross-validation: %s", run.judge_plan.describe())
@@ -280,7 +285,7 @@ def _fit_dask(run: _Run, data: CvData) -> FinalModel:
 
     params = dict(run.selected.params)
     rounds = int(params.pop("num_boost_round"))
-    params = {k: v for k, v in params.items() if k not in ("metric", "first_metric_only")}
+    params = fit_params(params, len(data.y))
     with dask_client(run.request.dask or "", run.config.dask.local_workers) as client:
         booster = fit_dask(client, params, rounds, data.X, data.y)
     return FinalModel(booster, None, {}, {"trees": booster.num_trees()})
@@ -462,7 +467,7 @@ def _step_bundle(run: _Run) -> None:
         run.mono,
         run.splits.summary(),
         fp,
-        request.dask,
+        request.dask if run.choice.selected == "lightgbm" else None,  # dask fits LightGBM only
     )
     fitted = artifacts.Fitted(run.booster, run.encoder, run.calibrator, run.blend, run.scale)
     files = artifacts.bundle_files(
@@ -517,12 +522,17 @@ STEPS: tuple[tuple[str, Callable[[_Run], None]], ...] = (
 )
 
 
-def train(request: TrainRequest, progress: Progress | None = None) -> TrainResult:
+def train(
+    request: TrainRequest,
+    progress: Progress | None = None,
+    on_step: Callable[[str, float], None] | None = None,
+) -> TrainResult:
     """Run every step in order and return the bundle, metrics and checks.
 
     Args:
         request: dataset, spec, output folder and options.
         progress: a rich progress display to show steps and trials on, if any.
+        on_step: called with each step's label and wall seconds (e.g. by the bench).
 
     Raises:
         JifenError: a subclass naming the step's problem (spec, data, parity, ...).
@@ -534,7 +544,10 @@ def train(request: TrainRequest, progress: Progress | None = None) -> TrainResul
         logger.info("[%d/%d] %s", number, len(STEPS), label)
         if progress is not None and task is not None:
             progress.update(task, description=f"train: {label}")
+        started = time.perf_counter()
         step(run)
+        if on_step is not None:
+            on_step(label, time.perf_counter() - started)
         if progress is not None and task is not None:
             progress.advance(task)
     return TrainResult(

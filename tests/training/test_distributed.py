@@ -8,13 +8,13 @@ import lightgbm as lgb
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from training.candidates.gbm import DATASET_PARAMS, base_params
 from training.config import load_config
 from training.data import prepare
 from training.distributed import dask_client, fit_dask
 from training.encode import FeatureEncoder
 from training.pipeline import TrainRequest, train
 from training.spec import DatasetSpec
-from training.candidates.gbm import DATASET_PARAMS, base_params
 
 
 def test_dask_fit_auc_is_within_one_hundredth_of_single_process(
@@ -22,7 +22,7 @@ def test_dask_fit_auc_is_within_one_hundredth_of_single_process(
 ) -> None:
     """Same parameters and rounds, data split over two workers: test AUC moves < 0.01."""
     spec = DatasetSpec.model_validate(spec_dict)
-    splits = prepare(loan_book, spec)
+    splits = prepare(loan_book, spec, load_config().minimums)
     encoder = FeatureEncoder(list(spec.categorical), list(spec.numeric))
     x_train = encoder.fit_transform(splits.train.frame, splits.train.y)
     x_test = encoder.transform(splits.test.frame)
@@ -48,7 +48,10 @@ def test_train_with_dask_local_exports_and_records_it(
 ) -> None:
     """`--dask local` runs the whole pipeline; the bundle says how the model was fitted."""
     dataset, spec = byod_files
-    result = train(TrainRequest(dataset, spec, tmp_path, n_trials=2, dask="local"))
+    config = tmp_path / "serve-lightgbm.yaml"  # dask fits the LightGBM candidate only
+    config.write_text("selection: {serve: lightgbm}\n", encoding="utf-8")
+    request = TrainRequest(dataset, spec, tmp_path, n_trials=2, dask="local", config_path=config)
+    result = train(request)
     training = json.loads((result.bundle_path / "training.json").read_text(encoding="utf-8"))
     assert training["trained_with"] == "dask:local"
     assert result.parity.max_abs_pd <= 1e-5

@@ -53,9 +53,12 @@ def test_blended_model_beats_points_only_out_of_time(trained: TrainResult) -> No
 
 @pytest.mark.slow
 def test_blended_model_is_within_the_stated_gap_of_the_oracle(trained: TrainResult) -> None:
-    """Out of time, the blend comes within MAX_ORACLE_GAP of the true-PD ceiling."""
+    """Out of time, the blend comes within MAX_ORACLE_GAP of the true-PD ceiling, and never
+    beats the true PD by more than the oracle AUC's own sampling error (that would be a
+    leak): on a finite test part the model can land a little above the oracle by chance."""
     m = trained.metrics
-    assert 0.0 < m["oracle_auc_gap"] <= MAX_ORACLE_GAP
+    assert m["oracle_auc_gap"] <= MAX_ORACLE_GAP
+    assert m["blended_test_auc"] <= m["oracle_test_auc_high"]
     assert m["oracle_test_auc"] == pytest.approx(m["blended_test_auc"] + m["oracle_auc_gap"])
 
 

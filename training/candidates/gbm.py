@@ -93,15 +93,17 @@ def suggest(
     return params
 
 
-def served_params(
-    trial_params: dict[str, Any], base: dict[str, Any], rows: float
-) -> dict[str, Any]:
-    """Turn a trial's sampled values into LightGBM parameters (min_child_share → samples)."""
-    params = {**base, **trial_params}
-    share = params.pop("min_child_share", None)
+def fit_params(params: dict[str, Any], rows: int) -> dict[str, Any]:
+    """LightGBM parameters for a fit on ``rows`` rows: the leaf-size share made a count.
+
+    The share is what was tuned, so a fit on more rows (the judging folds, the final refit)
+    keeps leaves of the same share of the data.
+    """
+    out = {k: v for k, v in params.items() if k not in ("metric", "first_metric_only")}
+    share = out.pop("min_child_share", None)
     if share is not None:
-        params["min_child_samples"] = max(5, round(share * rows))
-    return params
+        out["min_child_samples"] = max(5, round(float(share) * rows))
+    return out
 
 
 def rounds_within(curve: list[float], tolerance: float) -> int:
@@ -195,8 +197,7 @@ class LightGbmCandidate:
                 f"timeout_seconds={tuning.timeout_seconds}); raise the budget"
             )
         best = study.best_trial
-        rows = len(data.y) * (data.plan.k - 1) / data.plan.k
-        params = served_params(best.params, base_params(self.config, data.monotone), rows)
+        params = {**base_params(self.config, data.monotone), **best.params}
         rounds = int(best.user_attrs["served_rounds"])
         losses, aucs, oof = self._judge(params, rounds, data)
         study_summary = summarise(study, time.perf_counter() - start, self.lightgbm_seconds)
@@ -225,11 +226,10 @@ class LightGbmCandidate:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Fit the chosen settings on each judging fold (no early stopping) and score it."""
         losses, aucs, margins = [], [], []
-        fit_params = {k: v for k, v in params.items() if k not in ("metric", "first_metric_only")}
         for fit_idx, scored_idx in self.judge.folds:
             dtrain = lgb.Dataset(data.X[fit_idx], data.y[fit_idx], params=DATASET_PARAMS)
             start = time.perf_counter()
-            booster = lgb.train(fit_params, dtrain, num_boost_round=rounds)
+            booster = lgb.train(fit_params(params, len(fit_idx)), dtrain, num_boost_round=rounds)
             self.lightgbm_seconds += time.perf_counter() - start
             margin = np.asarray(booster.predict(data.X[scored_idx], raw_score=True))
             loss, auc = fold_scores(data.y[scored_idx], margin)
@@ -242,9 +242,8 @@ class LightGbmCandidate:
         """Refit the chosen parameters on every row for the chosen rounds."""
         params = dict(result.params)
         rounds = int(params.pop("num_boost_round"))
-        fit_params = {k: v for k, v in params.items() if k not in ("metric", "first_metric_only")}
         dtrain = lgb.Dataset(data.X, data.y, params=DATASET_PARAMS)
-        booster = lgb.train(fit_params, dtrain, num_boost_round=max(rounds, 1))
+        booster = lgb.train(fit_params(params, len(data.y)), dtrain, num_boost_round=max(rounds, 1))
         size = {"trees": booster.num_trees(), "max_leaves": int(params["num_leaves"])}
         return FinalModel(booster, None, {}, size)
 
