@@ -135,6 +135,8 @@ class SelectionConfig(_Frozen):
     rule: Literal["one_se", "best"]
     simplicity: tuple[str, ...] = Field(min_length=1)
     """Candidates from simplest to most complex; under one_se the simplest within 1 SE wins."""
+    stack: bool = True
+    """Also offer the stack of the scorecard and LightGBM (weights fitted out of fold)."""
     refit_on_test: bool = False
     """Refit the served model on every row, test part included (reported as such)."""
     serve: str = "auto"

@@ -40,6 +40,19 @@ def _as_category(values: pd.Series) -> pd.Series:
     return values.astype("string").fillna(MISSING).astype(str)
 
 
+def woe_column(
+    categories: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, smoothing: float
+) -> np.ndarray:
+    """Encode a categorical column with the smoothed WoE table fitted on ``fit_rows`` only.
+
+    The values the fitted encoder gives at serving when ``fit_rows`` is every row; inside a
+    cross-validation fold, the scored rows' labels never enter their own encoding.
+    """
+    values = pd.Series(categories, dtype="string")
+    table = _woe_table(values.iloc[fit_rows].astype(str), y[fit_rows], smoothing)
+    return values.astype(str).map(table).fillna(0.0).to_numpy(dtype=np.float32)
+
+
 class FeatureEncoder:
     """Smoothed-WoE categorical encoding plus float32 numerics, in a fixed column order.
 
@@ -70,6 +83,10 @@ class FeatureEncoder:
     def feature_names(self) -> list[str]:
         """Columns of the encoded matrix, in order."""
         return [*self.categorical, *self.numeric]
+
+    def categories(self, frame: pd.DataFrame) -> list[np.ndarray]:
+        """Return the categorical columns as text (missing as ``MISSING``), in encoded order."""
+        return [_as_category(frame[c]).to_numpy(dtype=object) for c in self.categorical]
 
     def fit(self, frame: pd.DataFrame, y: np.ndarray) -> Self:
         """Learn the WoE tables and numeric fill values from the train split."""

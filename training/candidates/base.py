@@ -33,6 +33,10 @@ class CvData:
     """Innovation points per row (NaN where missing), when the spec names a column."""
     seed: int
     n_jobs: int
+    categories: list[np.ndarray] = field(default_factory=list)
+    """Raw text of the first ``len(categories)`` columns (the categoricals), for a candidate
+    that encodes them itself within each fold (``X`` holds out-of-fold WoE)."""
+    smoothing: float = 20.0
 
 
 @dataclass(frozen=True)

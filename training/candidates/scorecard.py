@@ -30,6 +30,7 @@ from training.bundle import to_json_bytes
 from training.candidates.base import CandidateResult, CvData, FinalModel, fold_scores
 from training.candidates.trees import StepFunction, additive_booster, raw_score
 from training.config import ScorecardConfig
+from training.encode import woe_column
 from training.errors import TrainingError
 from training.folds import out_of_fold
 
@@ -100,7 +101,7 @@ class _Card:
         return np.asarray(self.intercept + woe[:, self.kept] @ self.coef, dtype=np.float64)
 
 
-def _fit_lr(
+def fit_bounded_logistic(
     woe: np.ndarray, y: np.ndarray, c: float, start: np.ndarray | None = None
 ) -> tuple[list[int], np.ndarray, float]:
     """L2 logistic regression on WoE with every coefficient held at or below zero.
@@ -138,6 +139,24 @@ def _fit_lr(
     return kept, values, float(found.x[-1])
 
 
+def _in_fold_categories(data: CvData, fit_rows: np.ndarray) -> np.ndarray:
+    """Return ``X`` with each categorical re-encoded by a WoE table fitted on ``fit_rows``.
+
+    The shared matrix holds out-of-fold WoE (a category takes a different value in each
+    encoding fold), which suits trees but blurs a scorecard's bins; at serving a category
+    has one value, the table fitted on the whole training window. So the card is binned on
+    that table's values: fitted on the fold's rows inside cross-validation (no scored row's
+    label in its own encoding), on every row for the final card (the served encoder's
+    values exactly).
+    """
+    if not data.categories:
+        return data.X
+    x = data.X.copy()
+    for j, categories in enumerate(data.categories):
+        x[:, j] = woe_column(categories, data.y, fit_rows, data.smoothing)
+    return x
+
+
 class ScorecardCandidate:
     """OptBinning WoE binning plus L2 logistic regression, written as trees and points."""
 
@@ -154,11 +173,12 @@ class ScorecardCandidate:
         aucs = np.zeros_like(losses)
         margins: list[list[np.ndarray]] = [[] for _ in grid]
         for f, (fit_idx, scored_idx) in enumerate(data.plan.folds):
-            binned = _bin(data.X[fit_idx], data.y[fit_idx], data.monotone, self.config)
-            woe_fit = _woe(binned, data.X[fit_idx])
-            woe_scored = _woe(binned, data.X[scored_idx])
+            x = _in_fold_categories(data, fit_idx)
+            binned = _bin(x[fit_idx], data.y[fit_idx], data.monotone, self.config)
+            woe_fit = _woe(binned, x[fit_idx])
+            woe_scored = _woe(binned, x[scored_idx])
             for g, c in enumerate(grid):
-                kept, coef, intercept = _fit_lr(woe_fit, data.y[fit_idx], c)
+                kept, coef, intercept = fit_bounded_logistic(woe_fit, data.y[fit_idx], c)
                 margin = intercept + woe_scored[:, kept] @ coef
                 losses[g, f], aucs[g, f] = fold_scores(data.y[scored_idx], margin)
                 margins[g].append(margin)
@@ -179,15 +199,16 @@ class ScorecardCandidate:
 
     def fit_final(self, data: CvData, result: CandidateResult) -> FinalModel:
         """Bin and fit on the whole training window; write the card as trees and points."""
-        binned = _bin(data.X, data.y, data.monotone, self.config)
-        woe = _woe(binned, data.X)
-        kept, coef, intercept = _fit_lr(woe, data.y, float(result.params["C"]))
+        x = _in_fold_categories(data, np.arange(len(data.y)))
+        binned = _bin(x, data.y, data.monotone, self.config)
+        woe = _woe(binned, x)
+        kept, coef, intercept = fit_bounded_logistic(woe, data.y, float(result.params["C"]))
         card = _Card(binned, kept, coef, intercept)
         steps = [self._step(card, k, b) for k, b in zip(kept, coef, strict=True)]
         booster = additive_booster(steps, data.X.shape[1], intercept)
         # The trees must be the card: same margin as OptBinning's transform + the regression.
-        gap = float(np.max(np.abs(raw_score(steps, data.X, intercept) - card.margin(woe))))
-        written = np.asarray(booster.predict(data.X.astype(np.float32), raw_score=True))
+        gap = float(np.max(np.abs(raw_score(steps, x, intercept) - card.margin(woe))))
+        written = np.asarray(booster.predict(x.astype(np.float32), raw_score=True))
         gap = max(gap, float(np.max(np.abs(written - card.margin(woe)))))
         if gap > _BUILD_TOLERANCE:
             raise TrainingError(
