@@ -1,4 +1,4 @@
-"""Every training candidate serves: a scorecard bundle and a LightGBM bundle each load
+"""Every training candidate serves: scorecard, LightGBM and stack bundles each load
 (checksums and the ONNX/LightGBM probe), score through /v1/score with exact additive
 explanations, and replay identically from the audit log."""
 
@@ -18,7 +18,7 @@ from tests.serving.conftest import (
 )
 
 
-@pytest.fixture(scope="module", params=["scorecard", "lightgbm"])
+@pytest.fixture(scope="module", params=["scorecard", "lightgbm", "stack"])
 def served(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,

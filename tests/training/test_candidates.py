@@ -95,7 +95,7 @@ def test_metrics_carry_every_candidate_with_cv_spread_and_test_interval(
     size) and the selection with its reason; the served rows are said."""
     metrics = linear_run[0].metrics
     names = [c["name"] for c in metrics["candidates"]]
-    assert names == ["scorecard", "lightgbm"]
+    assert names == ["scorecard", "lightgbm", "stack"]
     for c in metrics["candidates"]:
         assert c["n_folds"] >= 5 and c["cv_log_loss_sd"] > 0
         test = c["test"]
@@ -202,7 +202,7 @@ def test_additive_booster_sends_each_float32_to_the_bin_optbinning_would() -> No
     assert isinstance(booster, lgb.Booster)
 
 
-@pytest.mark.parametrize("serve", ["scorecard", "lightgbm"])
+@pytest.mark.parametrize("serve", ["scorecard", "lightgbm", "stack"])
 def test_each_candidate_bundle_passes_parity_and_records_what_it_is(
     tmp_path: Path, loan_book: pd.DataFrame, spec_dict: dict[str, Any], serve: str
 ) -> None:
@@ -217,3 +217,28 @@ def test_each_candidate_bundle_passes_parity_and_records_what_it_is(
     assert result.metrics["candidate"] == serve
     assert result.metrics["selected"]["rule"] == "imposed"
     assert (result.bundle_path / POINTS_TABLE).is_file()
+
+
+def test_stack_is_its_parts_weighted_and_keeps_additivity() -> None:
+    """The stacked booster's raw score is intercept + Σ weight·raw(part) on every row, and
+    its TreeSHAP contributions still add up to it."""
+    from training.candidates.stack import combine
+
+    data = _scorecard_data(n=1500, seed=8)
+    card = ScorecardCandidate(load_config().scorecard)
+    first = card.fit_final(data, card.cross_validate(data)).booster
+    trees = lgb.train(
+        {"objective": "binary", "verbosity": -1, "num_leaves": 4, "seed": 1},
+        lgb.Dataset(data.X, data.y),
+        num_boost_round=15,
+    )
+    stacked = combine([(first, 0.7), (trees, 0.4)], intercept=-0.25)
+    expected = (
+        -0.25
+        + 0.7 * first.predict(data.X, raw_score=True)
+        + 0.4 * trees.predict(data.X, raw_score=True)
+    )
+    got = stacked.predict(data.X, raw_score=True)
+    assert np.max(np.abs(got - expected)) < 1e-9
+    contrib = stacked.predict(data.X, pred_contrib=True)
+    assert np.max(np.abs(contrib.sum(axis=1) - got)) < 1e-6
