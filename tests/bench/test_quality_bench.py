@@ -68,7 +68,6 @@ def test_folds_partition_rows_stratified_and_repeat_identically() -> None:
     assert first_of[0] != first_of[1]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(REFERENCES))
 def test_reference_scores_every_held_out_row_on_data_with_missing_values(
     model: str, tmp_path: Path
