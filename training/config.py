@@ -137,8 +137,14 @@ class SelectionConfig(_Frozen):
     """Candidates from simplest to most complex; under one_se the simplest within 1 SE wins."""
     stack: bool = True
     """Also offer the stack of the scorecard and LightGBM (weights fitted out of fold)."""
-    refit_on_test: bool = False
-    """Refit the served model on every row, test part included (reported as such)."""
+    refit_on_test: bool | Literal["auto"] = "auto"
+    """Refit the served model on every row, test part included (reported as such).
+
+    ``auto``: only when the test part is a random hold-out (no time column). There is then
+    no out-of-time judgement to keep, cross-validation already gives the out-of-sample
+    figures, and a small book should not lose a fifth of its rows to a hold-out whose AUC
+    interval is too wide to tell anything. With a time column the latest vintage stays
+    unseen, and judges exactly the served model."""
     serve: str = "auto"
     """``auto`` applies the rule; a candidate's name serves that one whatever the CV says
     (a bank's policy, e.g. scorecards only), and the report says it was imposed."""

@@ -273,7 +273,7 @@ def _step_select(run: _Run) -> None:
 
 def _step_fit(run: _Run) -> None:
     data = run.cv_data(run.judge_plan)
-    if run.config.selection.refit_on_test:
+    if _refits_on_test(run):
         data = CvData(
             np.vstack([run.x_train, run.x_test]),
             np.concatenate([run.splits.train.y, run.splits.test.y]).astype(np.int64),
@@ -300,6 +300,14 @@ def _step_fit(run: _Run) -> None:
                 candidate.finals = run.finals  # its parts, fitted just before it
             run.finals[name] = candidate.fit_final(data, run.results[name])
     run.booster = run.finals[run.choice.selected].booster
+
+
+def _refits_on_test(run: _Run) -> bool:
+    """Whether the served model is refitted with the test part (see SelectionConfig)."""
+    setting = run.config.selection.refit_on_test
+    if setting == "auto":
+        return run.splits.method in ("stratified_holdout", "grouped_holdout")
+    return bool(setting)
 
 
 def _fit_dask(run: _Run, data: CvData) -> FinalModel:
@@ -407,10 +415,12 @@ def _step_evaluate(run: _Run) -> None:
 
 def _served_rows(run: _Run) -> str:
     train, test = run.splits.train, run.splits.test
-    if run.config.selection.refit_on_test:
+    if _refits_on_test(run):
         return (
             f"all {train.n + test.n:,} mature rows, the test part included "
-            "(selection.refit_on_test): the test figures are in-sample"
+            f"(selection.refit_on_test {run.config.selection.refit_on_test}, test part a "
+            f"{run.splits.method.replace('_', ' ')}): the test figures are in-sample; the "
+            "cross-validated figures are the out-of-sample ones"
         )
     return (
         f"the {train.n:,} rows of the training window ({train.defaults:,} defaults); the "

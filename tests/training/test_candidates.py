@@ -55,8 +55,11 @@ def linear_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[TrainResult, p
     folder = tmp_path_factory.mktemp("linear")
     book = _linear_book(N_LINEAR, seed=5)
     dataset, spec = write_case(folder, book, LINEAR_SPEC)
-    result = train(TrainRequest(dataset, spec, folder / "models", n_trials=4))
-    return result, book
+    # Keep the hold-out unseen, so the served model and the reference see the same rows.
+    config = folder / "training.yaml"
+    config.write_text("selection: {refit_on_test: false}\n", encoding="utf-8")
+    request = TrainRequest(dataset, spec, folder / "models", n_trials=4, config_path=config)
+    return train(request), book
 
 
 def test_selection_on_a_linear_signal_serves_the_scorecard_or_one_within_one_se(
@@ -242,3 +245,15 @@ def test_stack_is_its_parts_weighted_and_keeps_additivity() -> None:
     assert np.max(np.abs(got - expected)) < 1e-9
     contrib = stacked.predict(data.X, pred_contrib=True)
     assert np.max(np.abs(contrib.sum(axis=1) - got)) < 1e-6
+
+
+def test_without_a_time_column_the_served_model_is_refitted_on_every_row(
+    tmp_path: Path,
+) -> None:
+    """refit_on_test auto: a random hold-out is refitted into the served model (a small book
+    keeps all its rows) and the run says its test figures are then in-sample."""
+    book = _linear_book(1200, seed=9)
+    dataset, spec = write_case(tmp_path / "case", book, LINEAR_SPEC)
+    result = train(TrainRequest(dataset, spec, tmp_path / "models", n_trials=2))
+    served = result.metrics["served_rows"]
+    assert served.startswith("all 1,200 mature rows") and "in-sample" in served
