@@ -23,6 +23,7 @@ from training.errors import DatasetError
 from training.folds import plan_folds
 from training.pipeline import TrainRequest, TrainResult, train
 from training.spec import DatasetSpec
+from training.synthetic import make_loan_book
 
 N_LINEAR = 3000
 COEFS = np.array([1.0, -0.8, 0.6, 0.0, 0.4])
@@ -257,3 +258,22 @@ def test_without_a_time_column_the_served_model_is_refitted_on_every_row(
     result = train(TrainRequest(dataset, spec, tmp_path / "models", n_trials=2))
     served = result.metrics["served_rows"]
     assert served.startswith("all 1,200 mature rows") and "in-sample" in served
+
+
+def test_a_one_trial_budget_whose_trial_breaks_a_constraint_still_yields_a_model(
+    spec_dict: dict[str, Any], tmp_path: Path
+) -> None:
+    """On this fixture the single sampled trial (advanced method) breaks debt_ratio's
+    constraint and is pruned; one more trial with the basic method completes, so training
+    serves a monotone model instead of stopping."""
+    dataset, spec = write_case(tmp_path / "case", make_loan_book(3000, seed=11), spec_dict)
+    config = tmp_path / "training.yaml"
+    config.write_text(
+        "tuning: {n_trials: 1, max_boost_rounds: 60, early_stopping_rounds: 10}\n"
+        "parity: {min_rows: 2000}\nselection: {serve: lightgbm}\n",
+        encoding="utf-8",
+    )
+    result = train(TrainRequest(dataset, spec, tmp_path / "m", config_path=config, n_trials=1))
+    lightgbm = next(c for c in result.metrics["candidates"] if c["name"] == "lightgbm")
+    assert lightgbm["params"]["monotone_constraints_method"] == "basic"
+    assert result.monotonicity.ok
