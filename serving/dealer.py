@@ -13,6 +13,10 @@ allows.
 What a worker is handed it serves to the end: a worker that is shutting down still
 answers the connections it holds (uvicorn's graceful shutdown), and gets no new ones.
 
+The same channels carry the reloads of the model, so that one reload reaches every worker
+(``serving.control``): the server process coordinates them, and a worker's messages that
+carry no descriptor are handed to its ``WorkerControl``.
+
 ``DealtServer`` builds the protocol as ``uvicorn.Server.startup`` does, from
 ``config.http_protocol_class``, ``server_state`` and ``lifespan.state``: attributes, not a
 documented API (uvicorn 0.54, locked in ``uv.lock``). ``tests/serving/test_crash.py``
@@ -28,10 +32,14 @@ from typing import Any, Final
 
 import uvicorn
 
+from serving.control import MESSAGE_MAX, Coordinator, attach_worker_control
+
 log = logging.getLogger(__name__)
 
 HAND_OVER_S: Final = 1.0
 """How long a worker may leave its channel full before its turn goes to the next one."""
+CONNECTION: Final = b"c"
+"""The message that carries a connection's descriptor."""
 
 
 class Dealer:
@@ -52,11 +60,14 @@ class Dealer:
         self.dealt = [0] * len(channels)
         """Connections handed to each worker so far."""
         self._thread = threading.Thread(target=self._run, name="jifen-dealer", daemon=True)
+        self.coordinator = Coordinator(channels, self._stop)
+        """Runs the reloads the workers ask for, across every worker."""
 
     def start(self) -> None:
-        """Start dealing (connections wait in the listen backlog until then)."""
+        """Start dealing (connections wait in the listen backlog until then) and coordinating."""
         self._listener.settimeout(0.2)  # so that ``stop`` is seen within that
         self._thread.start()
+        self.coordinator.start()
 
     def stop(self) -> None:
         """Stop accepting; connections already dealt stay with their workers."""
@@ -66,6 +77,7 @@ class Dealer:
             log.info(
                 "stopped dealing: %s connections to the workers", "/".join(map(str, self.dealt))
             )
+        self.coordinator.join()
         self._listener.close()
 
     def _run(self) -> None:
@@ -88,7 +100,7 @@ class Dealer:
         for attempt in range(len(self._channels)):
             worker = (turn + attempt) % len(self._channels)
             try:
-                socket.send_fds(self._channels[worker], [b"c"], [conn.fileno()])
+                socket.send_fds(self._channels[worker], [CONNECTION], [conn.fileno()])
             except OSError as exc:  # that worker is gone, or wedged past HAND_OVER_S
                 log.warning("worker %d did not take a connection: %s", worker, exc)
                 continue
@@ -111,6 +123,8 @@ class DealtServer(uvicorn.Server):
         super().__init__(config)
         self._channel = channel
         self._handing: set[asyncio.Task[None]] = set()
+        # The app finds it at start-up (``worker_control``): one dealt server per process.
+        self.control = attach_worker_control(channel)
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """Run the lifespan, then take connections from the channel."""
@@ -128,7 +142,7 @@ class DealtServer(uvicorn.Server):
         loop = asyncio.get_running_loop()
         while True:
             try:
-                message, fds, _, _ = socket.recv_fds(self._channel, 16, 16)
+                message, fds, _, _ = socket.recv_fds(self._channel, MESSAGE_MAX, 16)
             except BlockingIOError:
                 return
             except OSError as exc:
@@ -138,6 +152,9 @@ class DealtServer(uvicorn.Server):
                 loop.remove_reader(self._channel.fileno())
                 self.should_exit = True
                 return
+            if not fds:
+                self.control.deliver(message)
+                continue
             for fd in fds:
                 conn = socket.socket(fileno=fd)
                 conn.setblocking(False)

@@ -16,9 +16,11 @@ from serving.api.fast_score import FastScore
 from serving.api.limits import BodyLimitsMiddleware, document_limits
 from serving.api.main import api_router
 from serving.api.routes import health, score
+from serving.control import worker_control
 from serving.core.config import ServingSettings, get_settings
 from serving.core.metrics import Metrics, MetricsMiddleware
-from serving.core.services import open_services
+from serving.core.reload import ClusterReloader, LocalReloader, Reloader
+from serving.core.services import Services, open_services
 
 API_PREFIX = "/v1"
 
@@ -43,6 +45,14 @@ class JifenAPI(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def reloader(services: Services) -> Reloader:
+    """Reload across every worker when this process is one of several, else here alone."""
+    control = worker_control()
+    if control is None:
+        return LocalReloader(services.model)
+    return ClusterReloader(services.model, control, services.settings.reload_timeout_s)
+
+
 def create_app(settings: ServingSettings | None = None) -> FastAPI:
     """Build the app; the lifespan opens the audit store, the key ring and the model slot."""
     settings = settings or get_settings()
@@ -55,6 +65,7 @@ def create_app(settings: ServingSettings | None = None) -> FastAPI:
         sys.setswitchinterval(settings.gil_switch_ms / 1000)  # process-wide (see the setting)
         services = open_services(settings, metrics)
         app.state.services = services
+        app.state.reloader = reloader(services)
         # What start-up loaded (Feast, the model, pandas) lives as long as the process: keep
         # it out of the collector's full passes, which otherwise walk it every few seconds
         # under load and stall requests for milliseconds.

@@ -270,6 +270,9 @@ class ModelCard(_Public):
     master_scale: list[GradeBand]
     scale_version: str
     cached_versions: list[str]
+    fallback: str | None = None
+    """Why an older bundle is served than the settings choose (the newer one was refused at
+    start-up); null when the served bundle is the one they choose."""
 
 
 class ReloadRequest(BaseModel):
@@ -280,9 +283,23 @@ class ReloadRequest(BaseModel):
     version: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+class WorkerModel(_Public):
+    """The model one worker process served before a reload and serves now."""
+
+    worker: int
+    """The worker's number (0 when the service runs in one process)."""
+    pid: int | None
+    previous: str | None
+    serving: str | None
+    """null: the worker did not confirm in time (the reload is then a 503)."""
+
+
 class ReloadResult(_Public):
-    """The outcome of a reload."""
+    """The outcome of a reload: every worker serves ``current``."""
 
     previous: str | None
+    """What the worker that took the request served before."""
     current: str
     changed: bool
+    """Whether any worker serves another version than before."""
+    workers: list[WorkerModel]

@@ -1,4 +1,4 @@
-"""Dependencies of the routes, as ``Annotated`` aliases: services, caller, role checks.
+"""Dependencies of the routes, as ``Annotated`` aliases: services, reloader, caller, roles.
 
 They are ``async``: FastAPI runs a plain ``def`` dependency in the thread pool, a hop per
 dependency per request that costs more than their work. The key lookup reads a local
@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from serving.core.config import ServingSettings
+from serving.core.reload import Reloader
 from serving.core.security import KEY_FORMAT, authorize
 from serving.core.services import Services
 from serving.schemas import BatchScoreRequest, Caller, Role
@@ -32,6 +33,15 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_reloader(request: Request) -> Reloader:
+    """Return what reloads the model wherever this service serves (every worker)."""
+    reloader: Reloader = request.app.state.reloader
+    return reloader
+
+
+ReloaderDep = Annotated[Reloader, Depends(get_reloader)]
 
 
 async def get_settings(services: ServicesDep) -> ServingSettings:

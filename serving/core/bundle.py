@@ -24,10 +24,11 @@ before the bundle is accepted.
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import lightgbm as lgb
 import numpy as np
@@ -35,6 +36,7 @@ import pandas as pd
 
 from jifen.errors import JifenError
 from serving.core.encoding import RowEncoder
+from serving.core.model_files import lightgbm_text, lightgbm_text_problem, onnx_failure
 from serving.errors import BundleRejectedError
 from training.blend import PointsBlend
 from training.bundle import MANIFEST, MODEL_ONNX, MODEL_TEXT, Bundle, load_bundle
@@ -50,6 +52,7 @@ UNRECORDED: Final = "unrecorded"
 ZERO_THRESHOLD: Final = 1e-35
 """LightGBM's kZeroThreshold, where it places splits at zero."""
 
+_T = TypeVar("_T")
 LinkScale = Literal["blended_logit", "calibrated_logit", "model_logit"]
 
 
@@ -127,7 +130,10 @@ def _sha256(data: bytes) -> str:
 
 def _checked_bytes(path: Path, filename: str, manifest: dict[str, Any]) -> bytes:
     # Read once and hash what is used: a file swapped after verification is never served.
-    data = (path / filename).read_bytes()
+    try:
+        data = (path / filename).read_bytes()
+    except OSError as exc:
+        raise BundleRejectedError(f"bundle {path}: {filename} cannot be read: {exc}") from exc
     recorded = str(manifest["files"][filename]["sha256"])
     if _sha256(data) != recorded:
         raise BundleRejectedError(
@@ -135,6 +141,41 @@ def _checked_bytes(path: Path, filename: str, manifest: dict[str, Any]) -> bytes
             f"{_sha256(data)[:12]}…, manifest {recorded[:12]}…); refusing to load"
         )
     return data
+
+
+def _loaded(path: Path, filename: str, build: Callable[[], _T]) -> _T:
+    """Build or probe a model from ``filename``; a file its library refuses is a refusal."""
+    try:
+        return build()
+    except BundleRejectedError:
+        raise
+    except lgb.basic.LightGBMError as exc:
+        raise BundleRejectedError(
+            f"bundle {path}: {MODEL_TEXT} is not a usable LightGBM model ({exc}); refusing to load"
+        ) from exc
+    except Exception as exc:  # ONNX Runtime's errors share no base class but Exception
+        if filename == MODEL_ONNX:
+            raise BundleRejectedError(
+                f"bundle {path}: {onnx_failure(exc)}; refusing to load"
+            ) from exc
+        raise
+
+
+def _model_text(path: Path, data: bytes) -> str:
+    """Return the LightGBM model text, checked so that LightGBM raises on it, not crashes."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BundleRejectedError(
+            f"bundle {path}: {MODEL_TEXT} is not UTF-8 text ({exc}); refusing to load"
+        ) from exc
+    problem = lightgbm_text_problem(text)
+    if problem is not None:
+        raise BundleRejectedError(
+            f"bundle {path}: {MODEL_TEXT} is not a usable LightGBM model: {problem}; "
+            "refusing to load"
+        )
+    return lightgbm_text(text)
 
 
 def _probe(booster: lgb.Booster, nan_allowed: list[bool], rng: np.random.Generator) -> np.ndarray:
@@ -178,11 +219,11 @@ class ServedModel:
     (ONNX Runtime sessions and LightGBM prediction are thread-safe).
     """
 
-    def __init__(self, bundle: Bundle, onnx_bytes: bytes, booster: lgb.Booster, source: str):
+    def __init__(self, bundle: Bundle, onnx: OnnxModel, booster: lgb.Booster, source: str):
         self.bundle = bundle
         self.source = source
         self.loaded_at = datetime.now(UTC)
-        self.onnx = OnnxModel(onnx_bytes, n_threads=1)
+        self.onnx = onnx
         self.booster = booster
         self.encoder = RowEncoder(bundle.encoder)
         self.link = Link.of(bundle)
@@ -206,10 +247,11 @@ class ServedModel:
         except (JifenError, OSError, ValueError, KeyError) as exc:
             raise BundleRejectedError(str(exc)) from exc
         onnx_bytes = _checked_bytes(path, MODEL_ONNX, bundle.manifest)
-        text = _checked_bytes(path, MODEL_TEXT, bundle.manifest).decode("utf-8")
-        booster = lgb.Booster(model_str=text)
-        model = cls(bundle, onnx_bytes, booster, source)
-        model.self_check()
+        text = _model_text(path, _checked_bytes(path, MODEL_TEXT, bundle.manifest))
+        booster = _loaded(path, MODEL_TEXT, lambda: lgb.Booster(model_str=text))
+        onnx = _loaded(path, MODEL_ONNX, lambda: OnnxModel(onnx_bytes, n_threads=1))
+        model = cls(bundle, onnx, booster, source)
+        _loaded(path, MODEL_ONNX, model.self_check)
         return model
 
     # --- identity ---------------------------------------------------------------------------

@@ -59,4 +59,5 @@ def model_card(
         ],
         scale_version=bundle.scale.scale_version,
         cached_versions=slot.cached_versions(),
+        fallback=slot.fallback if slot.model is model else None,
     )

@@ -8,10 +8,17 @@ Two sources, chosen by the settings:
   ``bundle`` artifacts are downloaded once into ``data_dir/serving/bundles/<name>/<version>``
   and loaded from there like any bundle, checksums included.
 
-``ModelSlot`` holds the served model. A reload loads and checks the new bundle aside and
-then swaps one reference: a request that already took the old model finishes on it, and
-a bundle that fails its checks is refused while the old one keeps serving. Recently used
+``ModelSlot`` holds the served model. A reload loads and checks the new bundle aside
+(``stage``) and then swaps one reference (``swap``): a request takes the model once, so it
+is scored entirely by the old model or entirely by the new one, and a bundle that fails
+its checks is refused while the old one keeps serving. With several worker processes the
+two steps are run on every worker by ``serving.dealer`` (all swap, or none). Recently used
 versions stay loaded so that replays of older decisions need no reload.
+
+At start-up a newest bundle that fails its checks is not the end of serving: the slot
+falls back to the newest older bundle that passes them, and says so (``fallback``, in the
+log and in ``GET /v1/model``). A pinned version or a registry alias gets no fallback: the
+operator chose that one bundle.
 """
 
 import json
@@ -57,6 +64,15 @@ class ModelSource(Protocol):
     def locate(self, model_version: str) -> Path:
         """Folder of a ``name/version`` recorded in an audit record."""
         ...
+
+    def fallbacks(self) -> list[str]:
+        """``name/version`` of the bundles to try, newest first, when the chosen one is refused."""
+        ...
+
+
+def model_version_of(path: Path) -> str:
+    """``name/version`` of a bundle folder (``<...>/<name>/<version>``)."""
+    return f"{path.parent.name}/{path.name}"
 
 
 def _versions(folder: Path) -> list[str]:
@@ -117,6 +133,13 @@ class BundleDirSource:
         if not path.is_dir():
             raise ModelVersionNotFoundError(f"bundle {model_version} is not in {self.bundle_dir}")
         return path
+
+    def fallbacks(self) -> list[str]:
+        """Every version but the newest, newest first; none when a version is pinned."""
+        if self.pinned is not None:
+            return []
+        name = self.name()
+        return [f"{name}/{v}" for v in reversed(_versions(self.bundle_dir / name)[:-1])]
 
 
 class MlflowSource:
@@ -204,6 +227,10 @@ class MlflowSource:
         cached = self.cache_dir / name / version
         return cached if cached.is_dir() else self.resolve(version)
 
+    def fallbacks(self) -> list[str]:
+        """None: the alias names the one version the registry wants served."""
+        return []
+
 
 class ModelSlot:
     """The served model (or why there is none) and recently loaded versions."""
@@ -219,6 +246,8 @@ class ModelSlot:
         self._check = check
         self._current: ServedModel | None = None
         self.problem = problem
+        self.fallback: str | None = None
+        """Why the served bundle is an older one than the settings choose (None: it is not)."""
         self._cache: OrderedDict[str, ServedModel] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -256,6 +285,41 @@ class ModelSlot:
             self._check(model)
         return model
 
+    def _source(self) -> ModelSource:
+        if self.source is None:
+            raise ModelNotReadyError(f"no model source: {self.problem or 'not configured'}")
+        return self.source
+
+    def resolve(self, version: str | None = None) -> str:
+        """Return the ``name/version`` a reload to ``version`` (or the settings' choice) loads.
+
+        Raises:
+            ModelVersionNotFoundError: no such version.
+
+        """
+        return model_version_of(self._source().resolve(version))
+
+    def stage(self, model_version: str) -> ServedModel:
+        """Load and check ``model_version`` from its files, aside: nothing is served yet.
+
+        Raises:
+            ModelVersionNotFoundError: no such version.
+            BundleRejectedError: the bundle failed a check.
+
+        """
+        return self._load(self._source().locate(model_version))
+
+    def swap(self, model: ServedModel) -> str | None:
+        """Serve ``model`` from now on (one reference swap); return the previous version."""
+        with self._lock:
+            previous = self._current.model_version if self._current else None
+            self._current = model  # requests that already took the old model keep it
+            self.problem = None
+            self.fallback = None
+            self._remember(model)
+        log.info("serving model %s (previously %s)", model.model_version, previous)
+        return previous
+
     def reload(self, version: str | None = None) -> tuple[str | None, ServedModel]:
         """Load ``version`` (or the settings' choice), check it, then swap it in.
 
@@ -264,16 +328,37 @@ class ModelSlot:
             BundleRejectedError: the bundle failed a check; the old model keeps serving.
 
         """
-        if self.source is None:
-            raise ModelNotReadyError(f"no model source: {self.problem or 'not configured'}")
-        with self._lock:
-            previous = self._current.model_version if self._current else None
-            model = self._load(self.source.resolve(version))
-            self._current = model  # one reference swap: in-flight requests keep theirs
-            self.problem = None
-            self._remember(model)
-        log.info("serving model %s (previously %s)", model.model_version, previous)
-        return previous, model
+        model = self._load(self._source().resolve(version))
+        return self.swap(model), model
+
+    def start(self) -> None:
+        """Serve the settings' choice, or the newest older bundle that passes its checks.
+
+        Raises:
+            ModelVersionNotFoundError: there is no bundle at all.
+            BundleRejectedError: the chosen bundle and every fallback were refused.
+
+        """
+        source = self._source()
+        try:
+            self.reload()
+            return
+        except BundleRejectedError as exc:
+            refused = exc
+        for candidate in source.fallbacks():
+            try:
+                model = self.stage(candidate)
+            except (BundleRejectedError, ModelVersionNotFoundError) as exc:
+                log.error("fallback bundle %s refused too: %s", candidate, exc)
+                continue
+            self.swap(model)
+            self.fallback = (
+                f"the newest bundle was refused ({refused}); serving {candidate}, the newest "
+                "older bundle that passes its checks"
+            )
+            log.error("%s", self.fallback)
+            return
+        raise refused
 
     def version(self, model_version: str) -> ServedModel:
         """Return the model of an audit record's ``model_version``, loaded if needed.
@@ -309,14 +394,16 @@ def model_source(settings: ServingSettings) -> ModelSource:
 def load_model(
     settings: ServingSettings, check: Callable[[ServedModel], None] | None = None
 ) -> ModelSlot:
-    """Build the slot and load the model the settings choose; a failure leaves it empty.
+    """Build the slot and load the model the settings choose (see ``ModelSlot.start``).
+
+    A failure leaves the slot empty, with the reason in ``problem``.
 
     ``check`` runs on every model before it is served (e.g. the policy covers its grades).
     """
     source = model_source(settings)
     slot = ModelSlot(source, settings.model_cache_size, None, check)
     try:
-        slot.reload()
+        slot.start()
     except (BundleRejectedError, ModelVersionNotFoundError) as exc:
         slot.problem = str(exc)
         log.error("no model loaded from %s: %s", source.description, exc)

@@ -6,6 +6,7 @@ status code and the message or fields a client reads.
 """
 
 import json
+import os
 import shutil
 import socket
 import threading
@@ -501,10 +502,13 @@ def test_reload_swaps_to_the_named_version_and_replays_still_use_the_recorded_on
         headers=_auth(client, Role.ADMIN),
     )
     assert response.status_code == 200
+    previous = f"{MODEL_NAME}/{trained_bundles.older.name}"
+    current = f"{MODEL_NAME}/{trained_bundles.newest.name}"
     assert response.json() == {
-        "previous": f"{MODEL_NAME}/{trained_bundles.older.name}",
-        "current": f"{MODEL_NAME}/{trained_bundles.newest.name}",
+        "previous": previous,
+        "current": current,
         "changed": True,
+        "workers": [{"worker": 0, "pid": os.getpid(), "previous": previous, "serving": current}],
     }
     new = _score(client, scorer, application_body(feature_repo.credit_codes[0])).json()
     assert new["model_version"].endswith(trained_bundles.newest.name)

@@ -1,14 +1,14 @@
-"""Model routes: the model card (any key) and an atomic reload (admin role)."""
+"""Model routes: the model card (any key) and a reload of every worker (admin role)."""
 
 import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from serving.api.deps import AdminDep, CallerDep, ServicesDep
+from serving.api.deps import AdminDep, CallerDep, ReloaderDep, ServicesDep
 from serving.api.errors import AUTH_RESPONSES
 from serving.core.card import model_card
-from serving.responses import ModelCard, ReloadRequest, ReloadResult
+from serving.responses import ModelCard, ReloadRequest, ReloadResult, WorkerModel
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["model"], responses=AUTH_RESPONSES)
@@ -30,19 +30,34 @@ def read_model(caller: CallerDep, services: ServicesDep) -> ModelCard:
     "/admin/reload",
     responses={
         404: {"description": "No such model version"},
-        409: {"description": "The bundle failed a check (file named); the old model serves on"},
+        409: {
+            "description": "The bundle failed a check (file and reason named); no worker "
+            "switched, the old model serves on everywhere"
+        },
+        503: {"description": "Not every worker loaded the bundle in time; none switched"},
     },
 )
-def reload_model(
+async def reload_model(
     caller: AdminDep,
-    services: ServicesDep,
+    reloader: ReloaderDep,
     request: Annotated[ReloadRequest | None, Body()] = None,
 ) -> ReloadResult:
-    """Load a bundle (the settings' choice, or a named version), check it, swap it in."""
-    previous, model = services.model.reload(request.version if request else None)
+    """Load a bundle (the settings' choice, or a named version) on every worker, then swap.
+
+    Every worker loads and checks it first; only when all have it does each swap it in, so
+    either every worker serves it or none does. A request is scored by one model throughout.
+    """
+    report = await reloader.reload(request.version if request else None)
     log.warning(
-        "admin key %s reloaded the model: %s -> %s", caller.key_id, previous, model.model_version
+        "admin key %s reloaded the model: %s -> %s on %d worker(s)",
+        caller.key_id,
+        report.previous,
+        report.current,
+        len(report.workers),
     )
     return ReloadResult(
-        previous=previous, current=model.model_version, changed=previous != model.model_version
+        previous=report.previous,
+        current=report.current,
+        changed=report.changed,
+        workers=[WorkerModel.model_validate(w, from_attributes=True) for w in report.workers],
     )
