@@ -18,6 +18,12 @@ PostgreSQL keeps one lane (0) that many servers share: every append is one trans
 serialised by an advisory lock (read the head, seal, insert, commit), with
 ``synchronous_commit=on``.
 
+A database that cannot be reached is a ``StoreUnavailableError`` (a 503 that names the
+store) from every read and write, key lookups included; an append that fails is an
+``AuditWriteError`` (its decision is withheld). The PostgreSQL pool keeps trying to
+reconnect and, past ``RECONNECT_WINDOW_S``, starts over at the next request, so that the
+service answers again within seconds of the server's return.
+
 SQL is written once with ``?`` placeholders; the PostgreSQL store rewrites them to ``%s``.
 """
 
@@ -62,6 +68,14 @@ _WAL_PAGES: Final = 1000
 """SQLite's default WAL size (pages) at which a commit checkpoints."""
 MAX_LANES: Final = 64
 """Most SQLite lanes (processes appending at once) a log takes."""
+RECONNECT_WINDOW_S: Final = 10.0
+"""How long the pool retries a lost PostgreSQL connection (backing off from 1 s, doubling)
+before it gives up and tries afresh at the next request. Without it the pool backs off for
+5 minutes, doubling each wait: a 30-second outage left the service down for another 30."""
+MB: Final = 1024 * 1024
+_PG_DOWN: Final = (psycopg.OperationalError, psycopg.InterfaceError)
+"""PostgreSQL errors that mean the server cannot be reached or the connection was lost
+(``PoolTimeout`` is one): the store is unavailable, not the request wrong."""
 
 _Params = tuple[object, ...]
 
@@ -306,6 +320,15 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+@contextmanager
+def _available(description: str, errors: tuple[type[Exception], ...]) -> Iterator[None]:
+    """Turn ``errors`` raised inside into StoreUnavailableError naming the store."""
+    try:
+        yield
+    except errors as exc:
+        raise StoreUnavailableError(f"{description} is unavailable: {_reason(exc)}") from exc
+
+
 def _key_from_row(row: Sequence[Any]) -> StoredKey:
     return StoredKey.model_validate(dict(zip(_KEY_COLUMNS.split(", "), row, strict=True)))
 
@@ -363,11 +386,17 @@ class SqliteStore(Store):
     local = True
 
     def __init__(
-        self, path: Path, *, timeout_s: float = 2.0, checkpoint_every_s: float | None = None
+        self,
+        path: Path,
+        *,
+        timeout_s: float = 2.0,
+        checkpoint_every_s: float | None = None,
+        min_free_bytes: int = 0,
     ) -> None:
         self.path = path
         self.description = f"SQLite {path}"
         self._timeout_s = timeout_s
+        self._min_free_bytes = min_free_bytes
         self._checkpoint_every_s = checkpoint_every_s
         self._lock = threading.Lock()
         self._read_lock = threading.Lock()
@@ -464,7 +493,7 @@ class SqliteStore(Store):
 
     @contextmanager
     def _reading(self, lane: int = 0) -> Iterator[_Cursor]:
-        with self._read_lock:
+        with self._read_lock, _available(self.description, (sqlite3.OperationalError,)):
             conn = self._readers.get(lane)
             if conn is None:
                 conn = self._readers[lane] = self._connect(self._existing(lane))
@@ -472,12 +501,13 @@ class SqliteStore(Store):
 
     @contextmanager
     def _streaming(self, lane: int = 0) -> Iterator[_Cursor]:
-        conn = self._connect(self._existing(lane))
-        try:
-            conn.execute("PRAGMA query_only = ON")
-            yield conn.cursor()
-        finally:
-            conn.close()
+        with _available(self.description, (sqlite3.OperationalError,)):
+            conn = self._connect(self._existing(lane))
+            try:
+                conn.execute("PRAGMA query_only = ON")
+                yield conn.cursor()
+            finally:
+                conn.close()
 
     @contextmanager
     def _writing(self, *, chain: bool) -> Iterator[_Cursor]:
@@ -576,15 +606,31 @@ class SqliteStore(Store):
         return conn
 
     def check_writable(self) -> str | None:
-        """Claim a lane and take its write lock; report a replaced file or a stuck writer."""
+        """Claim a lane and take its write lock; report a replaced file or a stuck writer.
+
+        Also a disk with less room than the store needs: taking the lock writes nothing, so
+        a full disk passes it while every append fails.
+        """
         try:
             with self._lock:
                 lane = self._owned_lane()
                 lane.conn.execute("BEGIN IMMEDIATE")
                 lane.conn.execute("ROLLBACK")
+            return self._disk_problem(lane.path)
         except (sqlite3.Error, OSError, AuditWriteError) as exc:
             return f"{self.description} is not writable: {exc}"
-        return None
+
+    def _disk_problem(self, path: Path) -> str | None:
+        """Say so when the disk holding ``path`` has less free space than configured."""
+        stat = os.statvfs(path.parent)
+        free = stat.f_bavail * stat.f_frsize
+        if free >= self._min_free_bytes and free > 0:
+            return None
+        return (
+            f"{self.description} is not writable: the disk holding {path.parent} has "
+            f"{free / MB:.1f} MB free, below the {self._min_free_bytes / MB:g} MB the audit log "
+            "needs (audit_min_free_mb); every decision would fail to be recorded"
+        )
 
     def close(self) -> None:
         """Close the connections and give up the lane."""
@@ -612,6 +658,7 @@ class PostgresStore(Store):
             min_size=1,
             max_size=pool_size,
             timeout=timeout_s,
+            reconnect_timeout=RECONNECT_WINDOW_S,
             configure=_configure_pg,
             open=False,
             name="jifen-audit",
@@ -620,7 +667,7 @@ class PostgresStore(Store):
             self._pool.open(wait=True, timeout=timeout_s)
             with self._writing(chain=True) as cur:
                 cur.execute(_schema("postgres"))
-        except (psycopg.Error, PoolTimeout) as exc:
+        except (psycopg.Error, StoreUnavailableError) as exc:
             self._pool.close()
             raise StoreUnavailableError(f"cannot open {self.description}: {exc}") from exc
 
@@ -630,7 +677,11 @@ class PostgresStore(Store):
     @contextmanager
     def _reading(self, lane: int = 0) -> Iterator[_Cursor]:
         _only_lane_zero(lane)
-        with self._pool.connection() as conn, conn.cursor() as cur:
+        with (
+            _available(self.description, _PG_DOWN),
+            self._pool.connection() as conn,
+            conn.cursor() as cur,
+        ):
             yield _PgCursor(cur)
 
     @contextmanager
@@ -638,6 +689,7 @@ class PostgresStore(Store):
         _only_lane_zero(lane)
         # A named (server-side) cursor streams rows instead of loading the whole log.
         with (
+            _available(self.description, _PG_DOWN),
             self._pool.connection() as conn,
             conn.transaction(),
             conn.cursor(name="jifen_audit_stream") as cur,
@@ -647,7 +699,12 @@ class PostgresStore(Store):
 
     @contextmanager
     def _writing(self, *, chain: bool) -> Iterator[_Cursor]:
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        with (
+            _available(self.description, _PG_DOWN),
+            self._pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor() as cur,
+        ):
             if chain:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_ADVISORY_LOCK,))
             yield _PgCursor(cur)
@@ -659,7 +716,7 @@ class PostgresStore(Store):
                 recovery, read_only = cur.execute(
                     "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"
                 ).fetchone()
-        except (psycopg.Error, PoolTimeout) as exc:
+        except (psycopg.Error, StoreUnavailableError) as exc:
             return f"{self.description} is not reachable: {exc}"
         if recovery or read_only == "on":
             return f"{self.description} is read-only (standby or read-only transactions)"
@@ -707,13 +764,21 @@ def open_store(
     timeout_s: float = 2.0,
     pool_size: int = 4,
     checkpoint_every_s: float | None = None,
+    min_free_bytes: int = 0,
 ) -> Store:
     """Open (and create if needed) the store at ``target``.
 
     ``timeout_s`` bounds how long an append waits for the database before it fails: the
     SQLite write lock, or a PostgreSQL connection from the pool. ``checkpoint_every_s``
     (SQLite, long-running servers) moves WAL checkpoints out of commits into a thread.
+    ``min_free_bytes`` (SQLite) is the free disk space below which the store does not call
+    itself writable.
     """
     if isinstance(target, SqliteTarget):
-        return SqliteStore(target.path, timeout_s=timeout_s, checkpoint_every_s=checkpoint_every_s)
+        return SqliteStore(
+            target.path,
+            timeout_s=timeout_s,
+            checkpoint_every_s=checkpoint_every_s,
+            min_free_bytes=min_free_bytes,
+        )
     return PostgresStore(target.dsn, pool_size=pool_size, timeout_s=timeout_s)
