@@ -16,6 +16,7 @@ from serving.core.feature_store import FeastFeatureSource
 from serving.core.features import FeatureSource, FirmVector
 from serving.core.metrics import Metrics
 from serving.core.model import ModelSlot, load_model
+from serving.core.online_probe import FirmPresence
 from serving.core.policy import load_policy
 from serving.core.reasons import ReasonTexts, ReasonWriter
 from serving.core.scoring import DecisionService
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY_S: Final = 0.5
 """How often a SQLite audit log's WAL is copied into the database, off the request path."""
+MB: Final = 1024 * 1024
 
 
 @dataclass
@@ -75,14 +77,22 @@ class Services:
     """Single applications go through it (``POST /v1/score``), batches do not."""
     anchors: AnchorPublisher | None = None
     """Publishes the audit chain heads, signed, outside the log (None: anchors are off)."""
+    firms: FirmPresence | None = None
+    """Whether the online store holds any firm (None: the store could not be opened)."""
 
     def readiness(self) -> Readiness:
-        """Check every dependency a score needs; name the ones that fail."""
+        """Check every dependency a score needs; name the ones that fail.
+
+        Ready means a decision can be made and recorded now: the audit store takes writes
+        (and its disk has room), a model is loaded, and the online store answers and holds
+        firms (an empty one would answer every score with a 404).
+        """
         model = "ok" if self.model.model is not None else self.model.problem or "no model loaded"
+        features = self.features.check() or (self.firms.check() if self.firms else None)
         checks = {
             "audit_store": self.store.check_writable() or "ok",
             "model": model,
-            "feature_store": self.features.check() or "ok",
+            "feature_store": features or "ok",
         }
         return Readiness(ready=all(v == "ok" for v in checks.values()), checks=checks)
 
@@ -101,6 +111,7 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
         timeout_s=settings.db_timeout_s,
         pool_size=settings.pg_pool_size,
         checkpoint_every_s=CHECKPOINT_EVERY_S,
+        min_free_bytes=int(settings.audit_min_free_mb * MB),
     )
     # On SQLite this claims the process's lane now rather than at its first decision.
     problem = store.check_writable()
@@ -141,6 +152,17 @@ def open_services(settings: ServingSettings, metrics: Metrics) -> Services:
     anchors = open_publisher(settings, store)
     if anchors is not None:
         anchors.start()
+    firms = None if isinstance(features, UnavailableSource) else FirmPresence(settings.feature_repo)
     return Services(
-        settings, store, keys, model, metrics, features, committer, decisions, coalescer, anchors
+        settings,
+        store,
+        keys,
+        model,
+        metrics,
+        features,
+        committer,
+        decisions,
+        coalescer,
+        anchors,
+        firms,
     )
