@@ -716,8 +716,10 @@ class PostgresStore(Store):
                 recovery, read_only = cur.execute(
                     "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')"
                 ).fetchone()
-        except (psycopg.Error, StoreUnavailableError) as exc:
-            return f"{self.description} is not reachable: {exc}"
+        except StoreUnavailableError as exc:  # the underlying error, named once
+            return f"{self.description} is not reachable: {_reason(exc.__cause__ or exc)}"
+        except psycopg.Error as exc:
+            return f"{self.description} cannot be checked: {_reason(exc)}"
         if recovery or read_only == "on":
             return f"{self.description} is read-only (standby or read-only transactions)"
         return None
