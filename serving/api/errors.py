@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from jifen.errors import DataContractError, JifenError, NotFoundError
 from serving.errors import (
+    AuditIntegrityError,
     AuditWriteError,
     AuthenticationError,
     BodyTooLargeError,
@@ -42,6 +43,9 @@ _STATUS_BY_ERROR: Final[tuple[tuple[type[JifenError], int, str | None], ...]] = 
     (UnsupportedMediaTypeError, 415, None),
     (DataContractError, 422, None),
     (BundleRejectedError, 409, None),
+    # A record whose columns no longer match its sealed body: the client (an auditor's
+    # lookup or replay) is told which record and what differs, never a bare 500.
+    (AuditIntegrityError, 409, None),
     (ModelNotReadyError, 503, None),
     (ReloadIncompleteError, 503, None),
     (

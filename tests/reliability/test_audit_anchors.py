@@ -403,3 +403,25 @@ def test_settings_refuse_anchors_kept_with_the_log(tmp_path: Path) -> None:
         load_settings(audit_dsn=dsn, anchor_dsn="postgresql://postgres@127.0.0.1/test")
     with pytest.raises(ConfigError, match="anchors must be true in production"):
         load_settings(environment="production", audit_dsn=dsn, anchors=False)
+
+
+def test_a_lookup_of_an_altered_record_is_a_409_naming_it_not_a_500(
+    sqlite_log: AnchoredLog,
+) -> None:
+    """The error a lookup or replay of an edited record raises reaches the client as 409
+    with the record and the column named (it escaped as a 500 before)."""
+    from serving.api.errors import http_error
+
+    ids = sqlite_log.serve(2)
+    sqlite_log.tamper(
+        "UPDATE audit_records SET recorded_at = ? WHERE sequence = 2", params=[EARLIER]
+    )
+    store = open_store(sqlite_log.target)
+    try:
+        with pytest.raises(AuditIntegrityError) as caught:
+            store.get(ids[1])
+    finally:
+        store.close()
+    answer = http_error(caught.value)
+    assert answer.status_code == 409
+    assert ids[1] in str(answer.detail) and "recorded_at" in str(answer.detail)
