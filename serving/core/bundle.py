@@ -305,7 +305,13 @@ class ServedModel:
         nan_allowed = [False] * len(encoder.categorical) + [
             encoder.fill_[c] is None for c in encoder.numeric
         ]
-        probe = _probe(self.booster, nan_allowed, np.random.default_rng(0))
+        try:
+            probe = _probe(self.booster, nan_allowed, np.random.default_rng(0))
+        except ValueError as exc:  # LightGBM dumped trees that do not read back as JSON
+            raise BundleRejectedError(
+                f"bundle {path}: {MODEL_TEXT} holds trees LightGBM cannot dump ({exc}); "
+                "refusing to load"
+            ) from exc
         onnx_p = self.onnx.probability(probe)
         lgb_p = np.asarray(self.booster.predict(probe, num_threads=1), dtype=np.float64)
         gap = float(np.max(np.abs(onnx_p - lgb_p)))

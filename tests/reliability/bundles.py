@@ -69,6 +69,21 @@ def first_split_on(feature: int) -> Mutation:
     return mutate
 
 
+def substituted(pattern: bytes, replacement: bytes) -> Mutation:
+    """The file with the first match of ``pattern`` replaced (a byte-level edit)."""
+    return lambda data: re.sub(pattern, replacement, data, count=1)
+
+
+def zeroed(size: int) -> Mutation:
+    """The file with ``size`` bytes in its middle overwritten with zeros."""
+
+    def mutate(data: bytes) -> bytes:
+        start = len(data) // 2
+        return data[:start] + b"\0" * size + data[start + size :]
+
+    return mutate
+
+
 def replaced(other: Path, filename: str) -> Mutation:
     """The same file taken from ``other`` bundle (a valid model, but not this bundle's)."""
     return lambda _: (other / filename).read_bytes()

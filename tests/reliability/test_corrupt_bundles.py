@@ -26,8 +26,10 @@ from tests.reliability.bundles import (
     first_split_on,
     garbage,
     replaced,
+    substituted,
     text_garbage,
     truncated,
+    zeroed,
 )
 from tests.reliability.conftest import key_headers
 from tests.serving.conftest import (
@@ -79,6 +81,17 @@ VARIANTS: Final[dict[str, tuple[str, Mutation | None, str]]] = {
         "its parameters have no 'end of parameters' line",
     ),
     "lightgbm-split-outside": (TEXT, first_split_on(99), "tree 0: split_feature names a feature"),
+    "lightgbm-cycle": (
+        TEXT,
+        substituted(rb"(?m)^left_child=\d+", b"left_child=0"),
+        "tree 0: left_child and right_child do not make a tree",
+    ),
+    "lightgbm-bad-parameter": (
+        TEXT,
+        substituted(rb"\[objective: ", b"[objective- "),
+        "its parameters hold a line that is not '[key: value]'",
+    ),
+    "lightgbm-zeroed": (TEXT, zeroed(2048), "it holds a control character"),
 }
 """Variant: the file changed, how, and what the refusal must say."""
 
